@@ -1,0 +1,48 @@
+# Targets CI calls unchanged. `make demo` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo install test test-sqlite lint typecheck audit bench-quality bench-serve bench-scale clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[train,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: SQLite + demo catalog + trained model + server with GraphiQL.
+demo: $(STAMP)
+	$(BIN)/bookrec demo
+
+## The whole suite, on SQLite and on a local PostgreSQL (started, or installed, if needed).
+test: $(STAMP)
+	BOOKREC_TEST_DATABASE_URL="$$(scripts/postgres.sh)" $(BIN)/pytest -q
+
+test-sqlite: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --progress-spinner off -r constraints.txt
+
+bench-quality: $(STAMP)
+	$(BIN)/python bench/quality.py
+
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py
+
+bench-serve: $(STAMP)
+	$(BIN)/python bench/serve.py
+
+clean:
+	rm -rf $(VENV) bookrec.db bookrec.db-* models .bookrec-dev-key

@@ -1,0 +1,1 @@
+"""Composition root: settings, the ASGI app and the command line."""

@@ -1,0 +1,170 @@
+"""The ASGI application: GraphQL (with GraphiQL) at /graphql, health at /healthz."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio.to_thread
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from cross_web import HTTPException
+from strawberry.asgi import GraphQL
+
+from app.settings import Settings
+from db.engine import make_engine
+from db.session import UnitOfWork
+from schema import build_schema
+from schema.auth import LoginThrottle, Passwords, Tokens
+from schema.build import Limits
+from schema.context import Context, Services
+
+log = logging.getLogger("bookrec.app")
+
+HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+class BookrecGraphQL(GraphQL[Context, None]):
+    def __init__(self, engine: Engine, services: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.engine = engine
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Transport-level refusals (bad JSON, wrong method) as GraphQL-shaped JSON too."""
+        if scope["type"] != "http":
+            await JSONResponse({"detail": "WebSockets are not served."}, 404)(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            code = HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+            response = JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": code}}]},
+                status_code=exc.status_code,
+            )
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        return Context(
+            services=self.services,
+            uow=UnitOfWork(self.engine),
+            authorization=request.headers.get("authorization"),
+        )
+
+
+class BodyLimit:
+    """Refuses request bodies over a size with 413 before anything parses them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = {
+            "errors": [
+                {
+                    "message": f"Request body is larger than {self.max_bytes} bytes.",
+                    "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                }
+            ]
+        }
+        await JSONResponse(body, status_code=413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def build_services(settings: Settings) -> Services:
+    return Services(
+        passwords=Passwords(),
+        tokens=Tokens(secret=settings.signing_key(), ttl_seconds=settings.token_ttl_seconds),
+        throttle=LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds),
+    )
+
+
+def create_app(
+    settings: Settings, engine: Engine | None = None, services: Services | None = None
+) -> Starlette:
+    engine = engine or make_engine(settings.database_url)
+    services = services or build_services(settings)
+    schema = build_schema(
+        Limits(
+            max_depth=settings.max_query_depth,
+            max_tokens=settings.max_query_tokens,
+            max_aliases=settings.max_aliases,
+            introspection=settings.introspection_enabled,
+            hide_suggestions=settings.is_production,
+        )
+    )
+    graphql = BookrecGraphQL(
+        engine,
+        services,
+        schema=schema,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        allow_queries_via_get=True,
+    )
+
+    async def healthz(_: Request) -> Response:
+        database = await anyio.to_thread.run_sync(_database_status, engine)
+        body: dict[str, Any] = {"status": "ok" if database == "ok" else "degraded"}
+        body["database"] = database
+        return Response(
+            json.dumps(body), status_code=200 if database == "ok" else 503, media_type="application/json"
+        )
+
+    async def root(_: Request) -> Response:
+        return RedirectResponse("/graphql")
+
+    app = Starlette(
+        routes=[
+            Route("/", root),
+            Route("/healthz", healthz),
+            Route("/graphql", graphql),  # the view answers other methods itself
+        ],
+    )
+    app.state.engine = engine
+    app.state.services = services
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _database_status(engine: Engine) -> str:
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # reachability is the question; any failure is the answer
+        log.warning("database unreachable: %s", exc)
+        return f"unreachable: {type(exc).__name__}"

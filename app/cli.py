@@ -1,0 +1,182 @@
+"""The `bookrec` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.logs import configure_logging
+from app.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bookrec.cli")
+
+
+def _init_db(settings: Settings) -> None:
+    from db.schema_setup import upgrade
+
+    upgrade(settings.database_url)
+    print(f"database ready: {settings.database_url}")
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> None:
+    from db import importers
+    from db.engine import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        if args.source == "demo":
+            report = importers.import_demo(engine)
+        elif args.source == "goodbooks":
+            report = importers.import_goodbooks(engine, Path(args.directory))
+        else:
+            report = importers.import_movielens(engine, Path(args.directory))
+    finally:
+        engine.dispose()
+    print(report.summary())
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    if settings.graphiql_enabled:
+        print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
+    uvicorn.run(
+        "app.main:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
+
+
+def _train(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        from training.pipeline import train
+    except ImportError as exc:
+        raise SystemExit(
+            f"training needs the 'train' extra (pip install 'bookrec[train]'): {exc}"
+        ) from None
+    result = train(
+        settings.database_url,
+        settings.model_dir,
+        arch=args.arch,
+        epochs=args.epochs,
+        seed=args.seed,
+        force=args.force,
+    )
+    print(result.table())
+    state = "published as current" if result.published else "kept, NOT made current"
+    print(f"model {result.version} {state}: {result.path}")
+
+
+def _evaluate(settings: Settings, args: argparse.Namespace) -> None:
+    from training.pipeline import evaluate
+
+    print(evaluate(settings.database_url, Path(args.model) if args.model else settings.model_dir))
+
+
+def _model(settings: Settings, args: argparse.Namespace) -> None:
+    from inference.artifact import list_versions, read_current, rollback
+
+    if args.model_command == "rollback":
+        version = rollback(settings.model_dir)
+        print(f"current model is now {version}")
+    else:
+        current = read_current(settings.model_dir)
+        for version in list_versions(settings.model_dir):
+            print(("* " if version == current else "  ") + version)
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    """The main job: migrate, load the demo catalog, train a model, serve."""
+    from db import importers
+    from db.engine import make_engine
+    from inference.artifact import read_current
+
+    _init_db(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        print(importers.import_demo(engine).summary())
+    finally:
+        engine.dispose()
+    if read_current(settings.model_dir) is None or args.retrain:
+        args.arch, args.epochs, args.seed, args.force = "default", None, 42, False
+        _train(settings, args)
+    else:
+        print(f"using the current model in {settings.model_dir} (--retrain to train again)")
+    _serve(settings, args.host, args.port, args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bookrec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init-db", help="create or migrate the database to the latest schema")
+
+    imp = sub.add_parser("import", help="import a dataset into the database")
+    imp_sub = imp.add_subparsers(dest="source", required=True)
+    imp_sub.add_parser("demo", help="the demo catalog and synthetic readers shipped with bookrec")
+    for name, what in (("goodbooks", "goodbooks-10k"), ("movielens", "MovieLens 100K/latest-small")):
+        p = imp_sub.add_parser(name, help=f"a {what} directory")
+        p.add_argument("directory")
+
+    def server_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--workers", type=int, default=1)
+
+    server_options(sub.add_parser("serve", help="run the GraphQL server"))
+
+    train = sub.add_parser("train", help="train, evaluate and publish a model")
+    train.add_argument("--arch", choices=["default", "seed000", "seed003"], default="default")
+    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--force", action="store_true", help="publish even if worse than current")
+
+    evaluate = sub.add_parser("evaluate", help="print the evaluation table for a model")
+    evaluate.add_argument("--model", help="artifact directory (default: the current model)")
+
+    model = sub.add_parser("model", help="list model versions or roll back")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    model_sub.add_parser("list", help="list versions; * marks the current one")
+    model_sub.add_parser("rollback", help="make the previous version current again")
+
+    demo = sub.add_parser("demo", help="set up the demo and serve it (the main job)")
+    server_options(demo)
+    demo.add_argument("--retrain", action="store_true", help="train even if a model exists")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"bookrec: {exc}") from None
+    configure_logging(settings.log_level)
+    handlers = {
+        "init-db": lambda: _init_db(settings),
+        "import": lambda: _import(settings, args),
+        "serve": lambda: _serve(settings, args.host, args.port, args.workers),
+        "train": lambda: _train(settings, args),
+        "evaluate": lambda: _evaluate(settings, args),
+        "model": lambda: _model(settings, args),
+        "demo": lambda: _demo(settings, args),
+    }
+    try:
+        handlers[args.command]()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        # Expected failures (a broken import file, a refused artifact) carry clear messages.
+        from db.importers import ImportFailed
+        from inference import ArtifactError
+
+        if isinstance(exc, ImportFailed | ArtifactError):
+            raise SystemExit(f"bookrec: {exc}") from None
+        raise

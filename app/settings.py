@@ -1,0 +1,92 @@
+"""The one configuration object, read from BOOKREC_* environment variables at start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_KEY_FILE = Path(".bookrec-dev-key")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or inconsistent; the process must not start."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BOOKREC_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./bookrec.db"
+    model_dir: Path = Path("./models")
+    secret_key: SecretStr | None = None
+    token_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    # None: on outside production. Production turns both off unless set explicitly.
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    max_query_depth: int = Field(default=10, ge=2)
+    max_query_tokens: int = Field(default=2000, ge=50)
+    max_aliases: int = Field(default=30, ge=1)
+    max_body_bytes: int = Field(default=100_000, ge=1_000)
+    model_poll_seconds: float = Field(default=5.0, gt=0)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: float = Field(default=60.0, gt=0)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _production_is_locked_down(self) -> Settings:
+        if self.env == "production" and self.secret_key is None:
+            raise ConfigError(
+                "BOOKREC_SECRET_KEY must be set when BOOKREC_ENV=production "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
+            raise ConfigError("BOOKREC_SECRET_KEY must be at least 32 characters long")
+        return self
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else self.env != "production"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else self.env != "production"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def signing_key(self) -> str:
+        """The token signing key. Outside production a key is generated once and kept in
+        a local file, so that every worker process and restart shares it."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return _dev_key(DEV_KEY_FILE)
+
+
+def _dev_key(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(48)
+        # O_EXCL: of two processes racing here, one writes and both read the same key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ConfigError:
+        raise
+    except ValueError as exc:  # pydantic's ValidationError: show which variable is wrong
+        raise ConfigError(f"invalid configuration: {exc}") from exc

@@ -1,0 +1,136 @@
+"""Books and categories: lookups, filtered keyset pages, per-book aggregates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from db.errors import NotFound
+from db.models import Book, BookCategory, Category, Rating
+
+
+@dataclass(frozen=True)
+class BookFilter:
+    category_id: int | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class RatingStats:
+    average_stars: float | None
+    count: int
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(stmt: sa.Select, flt: BookFilter) -> sa.Select:  # type: ignore[type-arg]
+    if flt.category_id is not None:
+        stmt = stmt.where(
+            col(Book.id).in_(
+                select(BookCategory.book_id).where(BookCategory.category_id == flt.category_id)
+            )
+        )
+    if flt.search:
+        pattern = f"%{_escape_like(flt.search.lower())}%"
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(Book.title).like(pattern, escape="\\"),
+                sa.func.lower(Book.authors).like(pattern, escape="\\"),
+            )
+        )
+    return stmt
+
+
+def book_page(session: Session, flt: BookFilter, after_id: int | None, limit: int) -> list[Book]:
+    """Books in id order after `after_id`: one row more than `limit` says a next page exists."""
+    stmt = select(Book)
+    if after_id is not None:
+        stmt = stmt.where(col(Book.id) > after_id)
+    stmt = _filtered(stmt, flt).order_by(col(Book.id)).limit(limit + 1)
+    return list(session.exec(stmt).all())
+
+
+def count_books(session: Session, flt: BookFilter) -> int:
+    stmt = _filtered(select(sa.func.count()).select_from(Book), flt)
+    return int(session.exec(stmt).one())
+
+
+def get_book(session: Session, book_id: int) -> Book:
+    book = session.get(Book, book_id)
+    if book is None:
+        raise NotFound(f"No book with id {book_id}.")
+    return book
+
+
+def books_by_ids(session: Session, ids: Sequence[int]) -> dict[int, Book]:
+    if not ids:
+        return {}
+    rows = session.exec(select(Book).where(col(Book.id).in_(set(ids)))).all()
+    return {b.id: b for b in rows if b.id is not None}
+
+
+def all_categories(session: Session) -> list[Category]:
+    return list(session.exec(select(Category).order_by(col(Category.name))).all())
+
+
+def categories_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Category]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.exec(select(Category).where(col(Category.id).in_(wanted))).all()
+    return {c.id: c for c in rows if c.id is not None}
+
+
+def require_categories(session: Session, ids: Iterable[int]) -> list[int]:
+    wanted = sorted(set(ids))
+    found = categories_by_ids(session, wanted)
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise NotFound(f"No category with id {', '.join(map(str, missing))}.")
+    return wanted
+
+
+def categories_of_books(session: Session, book_ids: Sequence[int]) -> dict[int, list[Category]]:
+    out: dict[int, list[Category]] = defaultdict(list)
+    if not book_ids:
+        return out
+    stmt = (
+        select(BookCategory.book_id, Category)
+        .join(Category, col(Category.id) == BookCategory.category_id)
+        .where(col(BookCategory.book_id).in_(set(book_ids)))
+        .order_by(col(Category.name))
+    )
+    for book_id, category in session.exec(stmt).all():
+        out[book_id].append(category)
+    return out
+
+
+def book_counts(session: Session, category_ids: Sequence[int]) -> dict[int, int]:
+    if not category_ids:
+        return {}
+    stmt = (
+        select(BookCategory.category_id, sa.func.count())
+        .where(col(BookCategory.category_id).in_(set(category_ids)))
+        .group_by(col(BookCategory.category_id))
+    )
+    return {cid: int(n) for cid, n in session.exec(stmt).all()}
+
+
+def rating_stats(session: Session, book_ids: Sequence[int]) -> dict[int, RatingStats]:
+    if not book_ids:
+        return {}
+    stmt = (
+        select(Rating.book_id, sa.func.avg(Rating.half_stars), sa.func.count())
+        .where(col(Rating.book_id).in_(set(book_ids)))
+        .group_by(col(Rating.book_id))
+    )
+    return {
+        book_id: RatingStats(float(avg) / 2.0 if avg is not None else None, int(n))
+        for book_id, avg, n in session.exec(stmt).all()
+    }

@@ -1,0 +1,167 @@
+"""Tables. SQLModel `table=True` classes skip validation, so every rule that matters is
+also a database constraint (CHECK, UNIQUE, foreign keys), enforced on SQLite and PostgreSQL.
+
+Stars are stored as whole half-stars (1..10): exact, and the CHECK is the same everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+# Constraint names are deterministic so Alembic autogenerate and migrations agree.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+FEEDBACK_LIKED = "liked"
+FEEDBACK_DISLIKED = "disliked"
+MIN_HALF_STARS = 1
+MAX_HALF_STARS = 10
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(**kwargs: object) -> sa.Column:  # type: ignore[type-arg]
+    return sa.Column(sa.DateTime(timezone=True), nullable=False, **kwargs)  # type: ignore[arg-type]
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+    __table_args__ = (
+        sa.CheckConstraint("length(username) BETWEEN 1 AND 64", name="username_length"),
+        # Usernames are ASCII (checked by the API), so lower() means the same on both engines.
+        sa.CheckConstraint("username_key = lower(username)", name="username_key_lower"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    # Case-insensitive uniqueness as a plain UNIQUE column: portable and reflectable.
+    username_key: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    # NULL for readers imported from a dataset: they exist for training but cannot sign in.
+    password_hash: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    is_admin: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Category(SQLModel, table=True):
+    __tablename__ = "category"
+    __table_args__ = (sa.CheckConstraint("length(name) BETWEEN 1 AND 100", name="name_length"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
+
+
+class Book(SQLModel, table=True):
+    __tablename__ = "book"
+    __table_args__ = (
+        sa.CheckConstraint("like_count >= 0", name="like_count_nonnegative"),
+        sa.CheckConstraint("length(title) >= 1", name="title_nonempty"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(sa_column=sa.Column(sa.String(500), nullable=False))
+    authors: str = Field(
+        default="", sa_column=sa.Column(sa.String(500), nullable=False, server_default="")
+    )
+    year: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    isbn: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))
+    description: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    cover_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(500)))
+    like_count: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
+
+
+class BookCategory(SQLModel, table=True):
+    __tablename__ = "book_category"
+
+    book_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("book.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    category_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey("category.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        )
+    )
+
+
+class UserCategory(SQLModel, table=True):
+    __tablename__ = "user_category"
+
+    user_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    category_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("category.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+
+
+class Rating(SQLModel, table=True):
+    __tablename__ = "rating"
+    __table_args__ = (
+        sa.CheckConstraint(
+            f"half_stars BETWEEN {MIN_HALF_STARS} AND {MAX_HALF_STARS}", name="half_stars_range"
+        ),
+    )
+
+    user_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    book_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey("book.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        )
+    )
+    half_stars: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Feedback(SQLModel, table=True):
+    __tablename__ = "feedback"
+    __table_args__ = (
+        sa.CheckConstraint(
+            f"kind IN ('{FEEDBACK_LIKED}', '{FEEDBACK_DISLIKED}')", name="kind_known"
+        ),
+    )
+
+    user_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    book_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey("book.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        )
+    )
+    kind: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

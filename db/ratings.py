@@ -1,0 +1,180 @@
+"""Ratings and likes/dislikes: the reader's writes, and reads keyed by reader."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from db.catalog import get_book
+from db.errors import InvalidInput
+from db.models import (
+    FEEDBACK_DISLIKED,
+    FEEDBACK_LIKED,
+    MAX_HALF_STARS,
+    MIN_HALF_STARS,
+    Book,
+    Feedback,
+    Rating,
+    utcnow,
+)
+
+
+def stars_to_half_stars(stars: float) -> int:
+    """0.5..5 in half steps -> 1..10; anything else is refused, not rounded."""
+    doubled = stars * 2
+    if not np.isfinite(doubled) or doubled != round(doubled):
+        raise InvalidInput(f"Stars must be given in half steps (0.5, 1, ..., 5); got {stars}.")
+    half = int(round(doubled))
+    if not MIN_HALF_STARS <= half <= MAX_HALF_STARS:
+        raise InvalidInput(f"Stars must be between 0.5 and 5; got {stars}.")
+    return half
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def rate(session: Session, user_id: int, book_id: int, half_stars: int) -> Rating:
+    get_book(session, book_id)
+    now = utcnow()
+    stmt = _insert(session)(Rating).values(
+        user_id=user_id, book_id=book_id, half_stars=half_stars, created_at=now, updated_at=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_id", "book_id"],
+        set_={"half_stars": stmt.excluded.half_stars, "updated_at": stmt.excluded.updated_at},
+    ).returning(Rating)
+    rating = session.exec(stmt).scalars().one()  # type: ignore[call-overload]
+    return rating
+
+
+def delete_rating(session: Session, user_id: int, book_id: int) -> bool:
+    get_book(session, book_id)
+    result = session.exec(
+        sa.delete(Rating).where(col(Rating.user_id) == user_id, col(Rating.book_id) == book_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def ratings_of_user_for_books(
+    session: Session, user_id: int, book_ids: Sequence[int]
+) -> dict[int, Rating]:
+    if not book_ids:
+        return {}
+    stmt = select(Rating).where(
+        Rating.user_id == user_id, col(Rating.book_id).in_(set(book_ids))
+    )
+    return {r.book_id: r for r in session.exec(stmt).all()}
+
+
+@dataclass(frozen=True)
+class RatingCursor:
+    updated_at: datetime
+    book_id: int
+
+
+def ratings_page(
+    session: Session, user_id: int, after: RatingCursor | None, limit: int
+) -> list[Rating]:
+    """A reader's ratings, newest first; one row more than `limit` says a next page exists."""
+    stmt = select(Rating).where(Rating.user_id == user_id)
+    if after is not None:
+        stmt = stmt.where(
+            sa.or_(
+                col(Rating.updated_at) < after.updated_at,
+                sa.and_(col(Rating.updated_at) == after.updated_at, col(Rating.book_id) < after.book_id),
+            )
+        )
+    stmt = stmt.order_by(col(Rating.updated_at).desc(), col(Rating.book_id).desc()).limit(limit + 1)
+    return list(session.exec(stmt).all())
+
+
+def count_ratings_of_user(session: Session, user_id: int) -> int:
+    stmt = select(sa.func.count()).select_from(Rating).where(Rating.user_id == user_id)
+    return int(session.exec(stmt).one())
+
+
+def rated_stars_of_user(session: Session, user_id: int) -> list[tuple[int, float]]:
+    stmt = select(Rating.book_id, Rating.half_stars).where(Rating.user_id == user_id)
+    return [(book_id, half / 2.0) for book_id, half in session.exec(stmt).all()]
+
+
+# --- feedback ---------------------------------------------------------------------------
+
+def set_feedback(session: Session, user_id: int, book_id: int, kind: str | None) -> Book:
+    """Set (or clear, with None) the reader's like/dislike and keep the book's like count.
+
+    The book row is locked first (FOR UPDATE on PostgreSQL; SQLite's write transaction is
+    already exclusive), so concurrent feedback on one book cannot lose an update."""
+    book = session.exec(select(Book).where(Book.id == book_id).with_for_update()).first()
+    if book is None:
+        get_book(session, book_id)  # raises NotFound with the standard message
+    assert book is not None
+    previous = session.get(Feedback, (user_id, book_id))
+    delta = (kind == FEEDBACK_LIKED) - (previous is not None and previous.kind == FEEDBACK_LIKED)
+    if kind is None:
+        if previous is not None:
+            session.delete(previous)
+    elif previous is None:
+        session.add(Feedback(user_id=user_id, book_id=book_id, kind=kind))
+    else:
+        previous.kind = kind
+        session.add(previous)
+    if delta:
+        session.exec(
+            sa.update(Book).where(col(Book.id) == book_id).values(like_count=Book.like_count + delta)
+        )
+    session.flush()
+    session.refresh(book)
+    return book
+
+
+def feedback_of_user_for_books(
+    session: Session, user_id: int, book_ids: Sequence[int]
+) -> dict[int, str]:
+    if not book_ids:
+        return {}
+    stmt = select(Feedback.book_id, Feedback.kind).where(
+        Feedback.user_id == user_id, col(Feedback.book_id).in_(set(book_ids))
+    )
+    return dict(session.exec(stmt).all())
+
+
+def disliked_book_ids(session: Session, user_id: int) -> set[int]:
+    stmt = select(Feedback.book_id).where(
+        Feedback.user_id == user_id, Feedback.kind == FEEDBACK_DISLIKED
+    )
+    return set(session.exec(stmt).all())
+
+
+# --- bulk reads for training -------------------------------------------------------------
+
+def ratings_frame(engine: sa.Engine, chunk_rows: int = 200_000) -> pd.DataFrame:
+    """Every rating as (user_id int64, book_id int64, stars float32), for training.
+
+    Streams in chunks straight into numpy, so millions of ratings never exist as Python
+    row objects all at once."""
+    stmt = sa.select(Rating.user_id, Rating.book_id, Rating.half_stars).order_by(  # type: ignore[call-overload]
+        col(Rating.user_id), col(Rating.book_id)
+    )
+    chunks: list[np.ndarray] = [np.empty((0, 3), dtype=np.int64)]
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=chunk_rows).execute(stmt)
+        for partition in result.partitions():
+            chunks.append(np.asarray(partition, dtype=np.int64).reshape(-1, 3))
+    data = np.concatenate(chunks)
+    return pd.DataFrame(
+        {
+            "user_id": data[:, 0],
+            "book_id": data[:, 1],
+            "stars": (data[:, 2] / 2.0).astype(np.float32),
+        }
+    )

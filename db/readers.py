@@ -1,0 +1,82 @@
+"""Readers (users) and the categories they chose."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, delete, select
+
+from db.catalog import require_categories
+from db.errors import Conflict, NotFound
+from db.models import Category, User, UserCategory
+
+
+def username_key(username: str) -> str:
+    return username.lower()
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    return user
+
+
+def find_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def find_by_username(session: Session, username: str) -> User | None:
+    stmt = select(User).where(User.username_key == username_key(username))
+    return session.exec(stmt).first()
+
+
+def create_user(
+    session: Session, username: str, password_hash: str, category_ids: Iterable[int] = ()
+) -> User:
+    categories = require_categories(session, category_ids)
+    user = User(username=username, username_key=username_key(username), password_hash=password_hash)
+    try:
+        # A savepoint, so that losing the race for a username leaves the transaction usable.
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict(f"The username '{username}' is taken.") from None
+    assert user.id is not None
+    _replace_categories(session, user.id, categories)
+    return user
+
+
+def set_categories(session: Session, user_id: int, category_ids: Iterable[int]) -> None:
+    categories = require_categories(session, category_ids)
+    get_user(session, user_id)
+    _replace_categories(session, user_id, categories)
+
+
+def _replace_categories(session: Session, user_id: int, category_ids: Sequence[int]) -> None:
+    session.exec(delete(UserCategory).where(col(UserCategory.user_id) == user_id))
+    session.add_all(UserCategory(user_id=user_id, category_id=c) for c in category_ids)
+    session.flush()
+
+
+def categories_of_users(session: Session, user_ids: Sequence[int]) -> dict[int, list[Category]]:
+    out: dict[int, list[Category]] = defaultdict(list)
+    if not user_ids:
+        return out
+    stmt = (
+        select(UserCategory.user_id, Category)
+        .join(Category, col(Category.id) == UserCategory.category_id)
+        .where(col(UserCategory.user_id).in_(set(user_ids)))
+        .order_by(col(Category.name))
+    )
+    for user_id, category in session.exec(stmt).all():
+        out[user_id].append(category)
+    return out
+
+
+def category_ids_of_user(session: Session, user_id: int) -> list[int]:
+    stmt = select(UserCategory.category_id).where(UserCategory.user_id == user_id)
+    return list(session.exec(stmt).all())

@@ -1,0 +1,59 @@
+"""Expected failures as GraphQL errors with `extensions.code`; everything else is masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+
+from db.errors import Conflict, DataError, InvalidInput, NotFound
+
+
+class ApiError(GraphQLError):
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message, extensions={"code": self.code, **extra})
+
+
+class Unauthenticated(ApiError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+
+class NotFoundError(ApiError):
+    code = "NOT_FOUND"
+
+
+class BadUserInput(ApiError):
+    code = "BAD_USER_INPUT"
+
+
+class ConflictError(ApiError):
+    code = "CONFLICT"
+
+
+class TooManyRequests(ApiError):
+    code = "TOO_MANY_REQUESTS"
+
+
+_FROM_DATA_ERROR: dict[type[DataError], type[ApiError]] = {
+    NotFound: NotFoundError,
+    Conflict: ConflictError,
+    InvalidInput: BadUserInput,
+}
+
+
+def from_data_error(error: DataError) -> ApiError:
+    return _FROM_DATA_ERROR.get(type(error), BadUserInput)(str(error))
+
+
+def parse_id(value: str, what: str = "id") -> int:
+    """IDs are decimal integers on the wire; anything else is the client's mistake."""
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise BadUserInput(f"'{value}' is not a valid {what}.")
+    return int(text)

@@ -1,0 +1,117 @@
+"""Operation-wide policies: the unit of work's outcome, and what errors clients see."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from schema.errors import ApiError
+
+log = logging.getLogger("bookrec.graphql")
+
+MASKED_MESSAGE = "Internal server error. It has been logged; please try again later."
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """A bug or an outage, not a client mistake: raised while resolving a field
+    (it has a path), and not one of our deliberate errors."""
+    original = error.original_error
+    return (
+        original is not None
+        and not isinstance(original, GraphQLError)
+        and error.path is not None
+    )
+
+
+def classify(error: GraphQLError) -> str:
+    if isinstance(error.original_error, ApiError):
+        return error.original_error.code
+    if isinstance(error, ApiError):
+        return error.code
+    if is_unexpected(error):
+        return "INTERNAL_SERVER_ERROR"
+    message = error.message
+    if message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if message.startswith("Variable '$") and (
+        "invalid value" in message or "of required type" in message or "was not provided" in message
+    ):
+        return "BAD_USER_INPUT"
+    if error.path is None:
+        return "GRAPHQL_VALIDATION_FAILED"
+    return "BAD_USER_INPUT"
+
+
+class UnitOfWorkExtension(SchemaExtension):
+    """One transaction per operation: committed if it succeeded; rolled back, whole, if
+    any part of a mutation failed (the response then carries no data, so that a client
+    never sees as done what was not kept)."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context.context
+        ctx.uow.writes = self.execution_context.operation_type == OperationType.MUTATION
+        yield
+
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+        yield
+        ctx = self.execution_context.context
+        result = self.execution_context.result
+        failed = bool(result is not None and result.errors) or result is None
+        is_mutation = ctx.uow.writes
+        if is_mutation and not failed:
+            try:
+                await ctx.uow.commit()
+            except Exception as exc:
+                log.exception("commit failed")
+                await ctx.uow.rollback()
+                if result is not None:
+                    result.data = None
+                    result.errors = [GraphQLError(MASKED_MESSAGE, original_error=exc)]
+            return
+        await ctx.uow.rollback()
+        if is_mutation and result is not None and result.data is not None:
+            result.data = None
+
+
+class ErrorPolicy(SchemaExtension):
+    """Every error gets `extensions.code`; unexpected ones are logged with their traceback
+    and reach the client only as a generic message."""
+
+    def __init__(self, *, hide_suggestions: bool = False) -> None:
+        self.hide_suggestions = hide_suggestions
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [self._present(e) for e in result.errors]
+
+    def _present(self, error: GraphQLError) -> GraphQLError:
+        code = classify(error)
+        if code == "INTERNAL_SERVER_ERROR":
+            log.error(
+                "unexpected error in %s: %s",
+                ".".join(map(str, error.path or [])) or "operation",
+                error.original_error,
+                exc_info=error.original_error,
+            )
+            return GraphQLError(
+                MASKED_MESSAGE, path=error.path, extensions={"code": code}
+            )
+        message = error.message
+        if self.hide_suggestions and " Did you mean" in message:
+            message = message.split(" Did you mean", 1)[0]
+        extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=extensions,
+        )

@@ -1,0 +1,68 @@
+"""Read operations."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import strawberry
+from strawberry.types import Info
+
+from db import catalog, readers
+from db.catalog import BookFilter
+from schema.context import Context
+from schema.errors import BadUserInput, parse_id
+from schema.pagination import book_cursor, check_first, parse_book_cursor
+from schema.types import Book, BookConnection, BookEdge, Category, PageInfo, User
+
+MAX_SEARCH = 200
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The catalog, in id order, optionally filtered.")
+    async def books(
+        self,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        category_id: strawberry.ID | None = None,
+        search: str | None = None,
+    ) -> BookConnection:
+        ctx = info.context
+        limit = check_first(first)
+        after_id = parse_book_cursor(after) if after else None
+        if search is not None and len(search) > MAX_SEARCH:
+            raise BadUserInput(f"'search' is limited to {MAX_SEARCH} characters.")
+        flt = BookFilter(
+            category_id=parse_id(category_id, "category id") if category_id is not None else None,
+            search=search.strip() or None if search else None,
+        )
+        rows = await ctx.db(catalog.book_page, flt, after_id, limit)
+        for row in rows:  # prime the loader: `book(id)` lookups in this request are free
+            ctx.loaders.book.prime(row.id, row)
+        edges = [BookEdge(cursor=book_cursor(r.id), node=Book.from_row(r)) for r in rows[:limit]]
+        return BookConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count_=partial(ctx.db, catalog.count_books, flt),
+        )
+
+    @strawberry.field
+    async def book(self, info: Info[Context, None], id: strawberry.ID) -> Book | None:
+        row = await info.context.loaders.book.load(parse_id(id, "book id"))
+        return None if row is None else Book.from_row(row)
+
+    @strawberry.field
+    async def categories(self, info: Info[Context, None]) -> list[Category]:
+        rows = await info.context.db(catalog.all_categories)
+        return [Category.from_row(r) for r in rows]
+
+    @strawberry.field(description="The signed-in reader; null when anonymous.")
+    async def me(self, info: Info[Context, None]) -> User | None:
+        viewer = info.context.viewer_id()
+        if viewer is None:
+            return None
+        row = await info.context.db(readers.find_user, viewer)
+        return None if row is None else User.from_row(row)

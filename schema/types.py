@@ -1,0 +1,204 @@
+"""GraphQL object types. They wrap rows from `db/` and resolve relations via dataloaders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from db import ratings as db_ratings
+from db.models import FEEDBACK_DISLIKED, FEEDBACK_LIKED
+from db.models import Book as BookRow
+from db.models import Category as CategoryRow
+from db.models import Rating as RatingRow
+from db.models import User as UserRow
+from schema.context import Context
+from schema.errors import Forbidden
+from schema.pagination import check_first, parse_rating_cursor, rating_cursor
+
+
+def _aware(stamp: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+@strawberry.enum(description="A reader's explicit like or dislike of a book.")
+class Feedback(Enum):
+    LIKED = FEEDBACK_LIKED
+    DISLIKED = FEEDBACK_DISLIKED
+
+
+@strawberry.type
+class Category:
+    id: strawberry.ID
+    name: str
+
+    @strawberry.field(description="How many books are in this category.")
+    async def book_count(self, info: Info[Context, None]) -> int:
+        return await info.context.loaders.category_book_count.load(int(self.id))
+
+    @classmethod
+    def from_row(cls, row: CategoryRow) -> Category:
+        return cls(id=strawberry.ID(str(row.id)), name=row.name)
+
+
+@strawberry.type
+class Book:
+    id: strawberry.ID
+    title: str
+    authors: str
+    year: int | None
+    isbn: str | None
+    description: str | None
+    cover_url: str | None
+    like_count: int
+
+    @classmethod
+    def from_row(cls, row: BookRow) -> Book:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            title=row.title,
+            authors=row.authors,
+            year=row.year,
+            isbn=row.isbn,
+            description=row.description,
+            cover_url=row.cover_url,
+            like_count=row.like_count,
+        )
+
+    @strawberry.field
+    async def categories(self, info: Info[Context, None]) -> list[Category]:
+        rows = await info.context.loaders.book_categories.load(int(self.id))
+        return [Category.from_row(r) for r in rows]
+
+    @strawberry.field(description="Mean stars over all readers' ratings; null if unrated.")
+    async def average_rating(self, info: Info[Context, None]) -> float | None:
+        stats = await info.context.loaders.rating_stats.load(int(self.id))
+        return None if stats.average_stars is None else round(stats.average_stars, 3)
+
+    @strawberry.field
+    async def ratings_count(self, info: Info[Context, None]) -> int:
+        return (await info.context.loaders.rating_stats.load(int(self.id))).count
+
+    @strawberry.field(description="The signed-in reader's stars for this book; null if none.")
+    async def my_rating(self, info: Info[Context, None]) -> float | None:
+        viewer = info.context.viewer_id()
+        if viewer is None:
+            return None
+        row = await info.context.loaders.viewer_rating.load((viewer, int(self.id)))
+        return None if row is None else row.half_stars / 2.0
+
+    @strawberry.field(description="The signed-in reader's like or dislike; null if none.")
+    async def my_feedback(self, info: Info[Context, None]) -> Feedback | None:
+        viewer = info.context.viewer_id()
+        if viewer is None:
+            return None
+        kind = await info.context.loaders.viewer_feedback.load((viewer, int(self.id)))
+        return None if kind is None else Feedback(kind)
+
+
+@strawberry.type
+class Rating:
+    book_id: strawberry.Private[int]
+    stars: float
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RatingRow) -> Rating:
+        return cls(
+            book_id=row.book_id,
+            stars=row.half_stars / 2.0,
+            created_at=_aware(row.created_at),
+            updated_at=_aware(row.updated_at),
+        )
+
+    @strawberry.field
+    async def book(self, info: Info[Context, None]) -> Book:
+        row = await info.context.loaders.book.load(self.book_id)
+        assert row is not None  # a rating's book exists: foreign key
+        return Book.from_row(row)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class RatingEdge:
+    cursor: str
+    node: Rating
+
+
+@strawberry.type
+class RatingConnection:
+    edges: list[RatingEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    username: str
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        return cls(id=strawberry.ID(str(row.id)), username=row.username)
+
+    @strawberry.field(description="The categories this reader chose.")
+    async def categories(self, info: Info[Context, None]) -> list[Category]:
+        rows = await info.context.loaders.user_categories.load(int(self.id))
+        return [Category.from_row(r) for r in rows]
+
+    @strawberry.field(description="This reader's ratings, newest first. Only for the reader.")
+    async def ratings(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None
+    ) -> RatingConnection:
+        user_id = int(self.id)
+        if info.context.viewer_id() != user_id:
+            raise Forbidden("Only the reader can see their own ratings.")
+        limit = check_first(first)
+        cursor = parse_rating_cursor(after) if after else None
+        rows = await info.context.db(db_ratings.ratings_page, user_id, cursor, limit)
+        total = await info.context.db(db_ratings.count_ratings_of_user, user_id)
+        page = rows[:limit]
+        edges = [
+            RatingEdge(cursor=rating_cursor(_aware(r.updated_at), r.book_id), node=Rating.from_row(r))
+            for r in page
+        ]
+        return RatingConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=total,
+        )
+
+
+@strawberry.type
+class BookEdge:
+    cursor: str
+    node: Book
+
+
+@strawberry.type
+class BookConnection:
+    edges: list[BookEdge]
+    page_info: PageInfo
+    total_count_: strawberry.Private[object]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        # Counted only when asked for: a COUNT over a filtered catalog is not free.
+        return await self.total_count_()  # type: ignore[operator, no-any-return]
+
+
+@strawberry.type
+class AuthPayload:
+    token: str
+    user: User
