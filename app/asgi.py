@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -20,6 +24,8 @@ from strawberry.asgi import GraphQL
 
 from app.settings import Settings
 from db.engine import make_engine
+from db.popularity import PopularityCache
+from inference.live import LiveModel
 from db.session import UnitOfWork
 from schema import build_schema
 from schema.auth import LoginThrottle, Passwords, Tokens
@@ -106,8 +112,10 @@ class _TooLarge(Exception):
     pass
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, engine: Engine) -> Services:
     return Services(
+        popularity=PopularityCache(engine, settings.popularity_ttl_seconds),
+        live_model=LiveModel(settings.model_dir, threads=settings.onnx_threads),
         passwords=Passwords(),
         tokens=Tokens(secret=settings.signing_key(), ttl_seconds=settings.token_ttl_seconds),
         throttle=LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds),
@@ -118,7 +126,7 @@ def create_app(
     settings: Settings, engine: Engine | None = None, services: Services | None = None
 ) -> Starlette:
     engine = engine or make_engine(settings.database_url)
-    services = services or build_services(settings)
+    services = services or build_services(settings, engine)
     schema = build_schema(
         Limits(
             max_depth=settings.max_query_depth,
@@ -140,6 +148,8 @@ def create_app(
         database = await anyio.to_thread.run_sync(_database_status, engine)
         body: dict[str, Any] = {"status": "ok" if database == "ok" else "degraded"}
         body["database"] = database
+        if services.live_model is not None:
+            body["model"] = services.live_model.status()
         return Response(
             json.dumps(body), status_code=200 if database == "ok" else 503, media_type="application/json"
         )
@@ -147,7 +157,31 @@ def create_app(
     async def root(_: Request) -> Response:
         return RedirectResponse("/graphql")
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        live = services.live_model
+        if live is None:
+            yield
+            return
+        await anyio.to_thread.run_sync(live.refresh)
+
+        async def follow_current_model() -> None:
+            while True:
+                await asyncio.sleep(settings.model_poll_seconds)
+                await anyio.to_thread.run_sync(live.refresh)
+
+        # A plain task (not a task group): the lifespan may be entered and left from
+        # different tasks, as test harnesses do.
+        poller = asyncio.create_task(follow_current_model(), name="follow-current-model")
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", root),
             Route("/healthz", healthz),

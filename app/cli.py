@@ -81,13 +81,13 @@ def _evaluate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _model(settings: Settings, args: argparse.Namespace) -> None:
-    from inference.artifact import list_versions, read_current, rollback
+    from inference.artifact import current_version, list_versions, rollback
 
     if args.model_command == "rollback":
         version = rollback(settings.model_dir)
         print(f"current model is now {version}")
     else:
-        current = read_current(settings.model_dir)
+        current = current_version(settings.model_dir)
         for version in list_versions(settings.model_dir):
             print(("* " if version == current else "  ") + version)
 
@@ -96,7 +96,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
     """The main job: migrate, load the demo catalog, train a model, serve."""
     from db import importers
     from db.engine import make_engine
-    from inference.artifact import read_current
+    from inference.artifact import current_version
 
     _init_db(settings)
     engine = make_engine(settings.database_url)
@@ -104,7 +104,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
         print(importers.import_demo(engine).summary())
     finally:
         engine.dispose()
-    if read_current(settings.model_dir) is None or args.retrain:
+    if current_version(settings.model_dir) is None or args.retrain:
         args.arch, args.epochs, args.seed, args.force = "default", None, 42, False
         _train(settings, args)
     else:

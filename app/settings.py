@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, ge=1)
     max_body_bytes: int = Field(default=100_000, ge=1_000)
     model_poll_seconds: float = Field(default=5.0, gt=0)
+    onnx_threads: int = Field(default=1, ge=0)  # per scoring call; requests run in parallel
+    popularity_ttl_seconds: float = Field(default=30.0, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"

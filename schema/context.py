@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 
+from db import readers
 from db.errors import DataError
+from db.popularity import PopularityCache
 from db.session import UnitOfWork
+from inference import Recommender
+from inference.live import LiveModel
 from schema.auth import LoginThrottle, Passwords, Tokens
 from schema.errors import Unauthenticated, from_data_error
 from schema.loaders import Loaders
@@ -23,7 +27,8 @@ class Services:
     passwords: Passwords
     tokens: Tokens
     throttle: LoginThrottle
-    recommender: Any = None  # inference model holder, wired by the recommendations feature
+    popularity: PopularityCache
+    live_model: LiveModel | None = None
 
 
 @dataclass
@@ -34,6 +39,8 @@ class Context:
     loaders: Loaders = field(init=False)
     _viewer_id: int | None = field(default=None, init=False)
     _viewer_checked: bool = field(default=False, init=False)
+    _model: Recommender | None = field(default=None, init=False)
+    _model_taken: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)
@@ -45,6 +52,15 @@ class Context:
             return await self.uow.run(fn, *args)
         except DataError as exc:
             raise from_data_error(exc) from None
+
+    def model(self) -> Recommender | None:
+        """The model serving this request: taken once, so one response never mixes two
+        versions even if a new one goes live while it is being resolved."""
+        if not self._model_taken:
+            live = self.services.live_model
+            self._model = live.current if live is not None else None
+            self._model_taken = True
+        return self._model
 
     def viewer_id(self) -> int | None:
         """The signed-in reader's id, None when anonymous; a bad token is an error, not
@@ -58,6 +74,14 @@ class Context:
         viewer = self.viewer_id()
         if viewer is None:
             raise Unauthenticated("Sign in to do this.")
+        return viewer
+
+    async def require_existing_viewer(self) -> int:
+        """The signed-in reader, checked against the database (an account may be deleted
+        while its token is still valid)."""
+        viewer = self.require_viewer()
+        if await self.db(readers.find_user, viewer) is None:
+            raise Unauthenticated("This account no longer exists; sign in again.")
         return viewer
 
     def _authenticate(self) -> int | None:

@@ -25,13 +25,6 @@ def _category_ids(ids: list[strawberry.ID]) -> list[int]:
     return [parse_id(i, "category id") for i in ids]
 
 
-async def _viewer_exists(ctx: Context) -> int:
-    viewer = ctx.require_viewer()
-    if await ctx.db(readers.find_user, viewer) is None:
-        raise Unauthenticated("This account no longer exists; sign in again.")
-    return viewer
-
-
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create an account and sign in.")
@@ -70,7 +63,7 @@ class Mutation:
         ctx = info.context
         book = parse_id(book_id, "book id")
         half_stars = _half_stars(stars)
-        viewer = await _viewer_exists(ctx)
+        viewer = await ctx.require_existing_viewer()
         row = await ctx.db(ratings.rate, viewer, book, half_stars)
         return Rating.from_row(row)
 
@@ -78,7 +71,7 @@ class Mutation:
     async def delete_rating(self, info: Info[Context, None], book_id: strawberry.ID) -> bool:
         ctx = info.context
         book = parse_id(book_id, "book id")
-        viewer = await _viewer_exists(ctx)
+        viewer = await ctx.require_existing_viewer()
         return await ctx.db(ratings.delete_rating, viewer, book)
 
     @strawberry.mutation
@@ -99,7 +92,7 @@ class Mutation:
     ) -> User:
         ctx = info.context
         categories = _category_ids(category_ids)
-        viewer = await _viewer_exists(ctx)
+        viewer = await ctx.require_existing_viewer()
         await ctx.db(readers.set_categories, viewer, categories)
         forget(ctx.loaders.user_categories, viewer)
         return User.from_row(await ctx.db(readers.get_user, viewer))
@@ -114,7 +107,7 @@ def _half_stars(stars: float) -> int:
 
 async def _feedback(ctx: Context, book_id: strawberry.ID, kind: str | None) -> Book:
     book = parse_id(book_id, "book id")
-    viewer = await _viewer_exists(ctx)
+    viewer = await ctx.require_existing_viewer()
     row = await ctx.db(ratings.set_feedback, viewer, book, kind)
     forget(ctx.loaders.viewer_feedback, (viewer, book))
     forget(ctx.loaders.book, book)

@@ -12,6 +12,13 @@ from db.catalog import BookFilter
 from schema.context import Context
 from schema.errors import BadUserInput, parse_id
 from schema.pagination import book_cursor, check_first, parse_book_cursor
+from schema.recommendations import (
+    ModelInfo,
+    Recommendation,
+    resolve_model_info,
+    resolve_recommendations,
+    resolve_similar_books,
+)
 from schema.types import Book, BookConnection, BookEdge, Category, PageInfo, User
 
 MAX_SEARCH = 200
@@ -58,6 +65,22 @@ class Query:
     async def categories(self, info: Info[Context, None]) -> list[Category]:
         rows = await info.context.db(catalog.all_categories)
         return [Category.from_row(r) for r in rows]
+
+    @strawberry.field(description="Books for the signed-in reader, best first.")
+    async def recommendations(
+        self, info: Info[Context, None], first: int = 10
+    ) -> list[Recommendation]:
+        return await resolve_recommendations(info, first)
+
+    @strawberry.field(description="Books most like this one, for anyone.")
+    async def similar_books(
+        self, info: Info[Context, None], book_id: strawberry.ID, first: int = 10
+    ) -> list[Recommendation]:
+        return await resolve_similar_books(info, book_id, first)
+
+    @strawberry.field(description="The model serving recommendations; null if none is published.")
+    def model_info(self, info: Info[Context, None]) -> ModelInfo | None:
+        return resolve_model_info(info)
 
     @strawberry.field(description="The signed-in reader; null when anonymous.")
     async def me(self, info: Info[Context, None]) -> User | None:

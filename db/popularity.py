@@ -1,0 +1,130 @@
+"""Popularity ranking of the whole catalog, for cold start and fallbacks.
+
+Counting ratings per book is a scan of the ratings table, too slow to repeat per request
+on a large database, so a snapshot is kept in memory and refreshed in the background once
+it is older than its time to live (requests meanwhile use the previous snapshot)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+from sqlmodel import col
+
+from db.models import Book, BookCategory, Rating
+
+
+@dataclass(frozen=True)
+class PopularityIndex:
+    """Books ordered by like count, then number of ratings, then id."""
+
+    book_ids: np.ndarray  # int64, most popular first
+    scores: np.ndarray  # float32 in (0, 1], same order
+    categories: dict[int, frozenset[int]]
+
+    def top(
+        self, k: int, exclude: Iterable[int] = (), category_ids: Iterable[int] | None = None
+    ) -> list[tuple[int, float]]:
+        excluded = set(exclude)
+        wanted = None if category_ids is None else frozenset(category_ids)
+        out: list[tuple[int, float]] = []
+        for book_id, score in zip(self.book_ids.tolist(), self.scores.tolist(), strict=True):
+            if book_id in excluded:
+                continue
+            if wanted is not None and not (self.categories.get(book_id, frozenset()) & wanted):
+                continue
+            out.append((book_id, score))
+            if len(out) == k:
+                break
+        return out
+
+    def category_neighbours(
+        self, book_id: int, k: int, exclude: Iterable[int] = ()
+    ) -> list[tuple[int, float]]:
+        """Books sharing the most categories with `book_id` (Jaccard), popular first on ties."""
+        mine = self.categories.get(book_id, frozenset())
+        if not mine:
+            return []
+        excluded = set(exclude) | {book_id}
+        scored = []
+        for rank, other in enumerate(self.book_ids.tolist()):
+            theirs = self.categories.get(other)
+            if other in excluded or not theirs:
+                continue
+            shared = len(mine & theirs)
+            if shared:
+                scored.append((-shared / len(mine | theirs), rank, other))
+        scored.sort()
+        return [(other, -neg) for neg, _, other in scored[:k]]
+
+
+def load_popularity(engine: sa.Engine) -> PopularityIndex:
+    counts = (
+        sa.select(col(Rating.book_id), sa.func.count().label("n"))
+        .group_by(col(Rating.book_id))
+        .subquery()
+    )
+    stmt = (
+        sa.select(col(Book.id), col(Book.like_count), sa.func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.book_id == col(Book.id))
+        .order_by(col(Book.like_count).desc(), sa.func.coalesce(counts.c.n, 0).desc(), col(Book.id))
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+        links = conn.execute(sa.select(col(BookCategory.book_id), col(BookCategory.category_id))).all()
+    categories: dict[int, set[int]] = {}
+    for book_id, category_id in links:
+        categories.setdefault(book_id, set()).add(category_id)
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    # A score in (0, 1] that keeps the order: 1 for the most popular, decaying by rank.
+    scores = (1.0 / np.log2(np.arange(len(rows)) + 2.0)).astype(np.float32)
+    return PopularityIndex(ids, scores, {b: frozenset(c) for b, c in categories.items()})
+
+
+class PopularityCache:
+    def __init__(self, engine: sa.Engine, ttl_seconds: float = 30.0) -> None:
+        self._engine = engine
+        self._ttl = ttl_seconds
+        self._index: PopularityIndex | None = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+        self._refreshing = False
+
+    def get(self) -> PopularityIndex:
+        """Blocking (call from a worker thread). Loads on first use; afterwards returns the
+        snapshot at once and refreshes a stale one in the background."""
+        index = self._index
+        if index is None:
+            with self._lock:
+                if self._index is None:
+                    self._store(load_popularity(self._engine))
+                assert self._index is not None
+                return self._index
+        if time.monotonic() - self._loaded_at > self._ttl:
+            self._refresh_in_background()
+        return index
+
+    def invalidate(self) -> None:
+        self._loaded_at = 0.0
+
+    def _store(self, index: PopularityIndex) -> None:
+        self._index = index
+        self._loaded_at = time.monotonic()
+
+    def _refresh_in_background(self) -> None:
+        with self._lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+
+        def work() -> None:
+            try:
+                self._store(load_popularity(self._engine))
+            finally:
+                self._refreshing = False
+
+        threading.Thread(target=work, name="popularity-refresh", daemon=True).start()

@@ -1,0 +1,80 @@
+"""The model a server is serving now, following the models directory's CURRENT pointer.
+
+A new current version is loaded and verified off the request path, then swapped in with a
+single assignment; a version that fails its checks is refused (logged, reported in
+`status()`) and the previous model keeps serving."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .artifact import CURRENT, current_version
+from .errors import ArtifactError
+from .recommender import Recommender
+
+log = logging.getLogger("bookrec.model")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    version: str | None
+    reason: str
+    at: float
+
+
+class LiveModel:
+    def __init__(self, model_dir: str | Path, threads: int = 1) -> None:
+        self.model_dir = Path(model_dir)
+        self.threads = threads
+        self.current: Recommender | None = None
+        self.last_refusal: Refusal | None = None
+        self.last_checked: float | None = None
+        self._seen: tuple[str | None, int] | None = None  # pointer state last acted on
+        self._lock = threading.Lock()
+
+    def refresh(self) -> bool:
+        """Blocking: load the CURRENT version if it changed. True if a new model is live."""
+        with self._lock:
+            self.last_checked = time.time()
+            pointer = self.model_dir / CURRENT
+            try:
+                state = (pointer.read_text(encoding="utf-8").strip(), pointer.stat().st_mtime_ns)
+            except FileNotFoundError:
+                return False
+            if state == self._seen:
+                return False
+            self._seen = state
+            try:
+                version = current_version(self.model_dir)
+                if version is None or (self.current is not None and self.current.version == version):
+                    return False
+                model = Recommender.load(self.model_dir / version, threads=self.threads)
+            except ArtifactError as exc:
+                self.last_refusal = Refusal(state[0], str(exc), time.time())
+                serving = self.current.version if self.current else "none"
+                log.error("refused model %s: %s (still serving: %s)", state[0], exc, serving)
+                return False
+            except Exception as exc:  # an artifact must never take the server down
+                self.last_refusal = Refusal(state[0], f"{type(exc).__name__}: {exc}", time.time())
+                log.exception("could not load model %s; keeping the current one", state[0])
+                return False
+            previous = self.current.version if self.current else None
+            self.current = model
+            self.last_refusal = None
+            log.info("serving model %s (was %s)", model.version, previous or "none")
+            return True
+
+    def status(self) -> dict[str, Any]:
+        model = self.current
+        refusal = self.last_refusal
+        return {
+            "version": model.version if model else None,
+            "refused": None
+            if refusal is None
+            else {"version": refusal.version, "reason": refusal.reason, "at": refusal.at},
+        }

@@ -1,0 +1,245 @@
+"""Recommendations through HTTP with a real model: trained with TensorFlow on a tiny
+catalog, exported to ONNX, served by onnxruntime, switched live."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from app.asgi import create_app
+from db.engine import make_engine
+from db.schema_setup import upgrade
+from inference.artifact import CURRENT, current_version, publish_current
+from tests.api.conftest import Api, make_settings
+
+FANTASY, MYSTERY = range(1, 13), range(13, 25)
+NEW_BOOKS = (25, 26)  # added after training: only the fallbacks know them
+REC = "query($n: Int!) { recommendations(first: $n) { score predictedStars source book { id } because { id } } }"
+
+
+def _populate(engine: sa.Engine, with_ratings: bool = True) -> None:
+    """Two tastes: readers 1-20 love fantasy (books 1-12), readers 21-40 love mystery."""
+    rng = np.random.default_rng(7)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO category (id, name) VALUES (1, 'Fantasy'), (2, 'Mystery'), (3, 'Poetry')"))
+        for book in [*FANTASY, *MYSTERY, *NEW_BOOKS]:
+            conn.execute(sa.text("INSERT INTO book (id, title) VALUES (:i, :t)"), {"i": book, "t": f"Book {book}"})
+            category = 1 if book in FANTASY or book == 25 else 2
+            conn.execute(sa.text("INSERT INTO book_category VALUES (:b, :c)"), {"b": book, "c": category})
+        if not with_ratings:
+            return
+        for user in range(1, 41):
+            conn.execute(sa.text("INSERT INTO app_user (id, username, username_key, created_at) "
+                                 "VALUES (:i, :n, :n, CURRENT_TIMESTAMP)"), {"i": user, "n": f"reader-{user}"})
+            liked, other = (FANTASY, MYSTERY) if user <= 20 else (MYSTERY, FANTASY)
+            picks = list(rng.choice(list(liked), 8, replace=False)) + list(rng.choice(list(other), 2, replace=False))
+            for book in picks:
+                half = int(rng.integers(8, 11)) if book in liked else int(rng.integers(2, 5))
+                conn.execute(sa.text("INSERT INTO rating VALUES (:u, :b, :h, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                             {"u": user, "b": int(book), "h": half})
+        if engine.dialect.name == "postgresql":
+            for table in ("app_user", "book", "category"):
+                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A models dir with two real versions trained on the tiny catalog (v0002 current)."""
+    from training.pipeline import train
+
+    root = tmp_path_factory.mktemp("trained")
+    url = f"sqlite:///{root / 'train.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    _populate(engine)
+    engine.dispose()
+    models = root / "models"
+    train(url, models, arch="default", epochs=8, seed=1)
+    train(url, models, arch="default", epochs=8, seed=2, force=True)
+    assert current_version(models) == "v0002"
+    yield models
+
+
+@pytest.fixture
+def model_dir(trained: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "models"
+    shutil.copytree(trained, target)
+    return target
+
+
+@pytest.fixture
+async def rec_api(engine: sa.Engine, database_url: str, model_dir: Path) -> AsyncIterator[Api]:
+    _populate(engine)
+    settings = make_settings(database_url, model_dir=model_dir, model_poll_seconds=0.05)
+    app = create_app(settings, engine)
+    async with app.router.lifespan_context(app):  # loads the model, follows CURRENT
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Api(client)
+
+
+async def login_as(api: Api, engine: sa.Engine, user_id: int) -> str:
+    """Readers from the dataset have no password: give one a password to sign in."""
+    from schema.auth import Passwords
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE app_user SET password_hash = :h WHERE id = :i"),
+                     {"h": Passwords().hash("reader password"), "i": user_id})
+    data = await api.ok('mutation($u: String!) { login(username: $u, password: "reader password") { token } }',
+                        {"u": f"reader-{user_id}"})
+    return data["login"]["token"]  # type: ignore[no-any-return]
+
+
+def rated_by(engine: sa.Engine, user_id: int) -> set[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT book_id FROM rating WHERE user_id = :u"), {"u": user_id})
+        return {str(b) for (b,) in rows}
+
+
+async def test_model_path_excludes_rated_and_disliked_and_explains(rec_api: Api, engine: sa.Engine) -> None:
+    token = await login_as(rec_api, engine, 3)  # a fantasy reader
+    await rec_api.ok('mutation { dislikeBook(bookId: "1") { id } }', token=token)
+    recs = (await rec_api.ok(REC, {"n": 5}, token))["recommendations"]
+    assert len(recs) == 5
+    assert {r["source"] for r in recs} == {"MODEL"}
+    ids = [r["book"]["id"] for r in recs]
+    assert not set(ids) & (rated_by(engine, 3) | {"1"})
+    unrated_fantasy = {str(b) for b in FANTASY} - rated_by(engine, 3) - {"1"}
+    assert set(ids[: len(unrated_fantasy)]) <= unrated_fantasy | {str(b) for b in MYSTERY}
+    assert sum(i in unrated_fantasy for i in ids) >= min(2, len(unrated_fantasy))
+    assert [r["score"] for r in recs] == sorted((r["score"] for r in recs), reverse=True)
+    for r in recs:
+        assert 0.5 <= r["predictedStars"] <= 5
+        assert r["because"]["id"] in rated_by(engine, 3)
+
+
+async def test_model_list_is_filled_from_the_fallbacks(rec_api: Api, engine: sa.Engine) -> None:
+    token = await login_as(rec_api, engine, 30)
+    recs = (await rec_api.ok(REC, {"n": 100}, token))["recommendations"]
+    ids = [r["book"]["id"] for r in recs]
+    assert len(ids) == len(set(ids)) == 26 - len(rated_by(engine, 30))
+    assert {r["source"] for r in recs} == {"MODEL", "POPULAR"}
+    assert {r["book"]["id"] for r in recs if r["source"] == "POPULAR"} == {"25", "26"}
+    assert all(r["predictedStars"] is None for r in recs if r["source"] == "POPULAR")
+
+
+async def test_fold_in_for_a_reader_who_signed_up_after_training(rec_api: Api, engine: sa.Engine) -> None:
+    token = await rec_api.register("latecomer")
+    for book in ("13", "14", "15"):
+        await rec_api.ok(f'mutation {{ rateBook(bookId: "{book}", stars: 5) {{ stars }} }}', token=token)
+    recs = (await rec_api.ok(REC, {"n": 5}, token))["recommendations"]
+    assert {r["source"] for r in recs} == {"FOLD_IN"}
+    ids = [r["book"]["id"] for r in recs]
+    assert not set(ids) & {"13", "14", "15"}
+    assert sum(int(i) in MYSTERY for i in ids) >= 3  # personalised toward mystery
+    assert all(r["because"]["id"] in {"13", "14", "15"} for r in recs)
+    assert all(r["predictedStars"] is not None for r in recs)
+
+
+async def test_category_popular_then_popular_for_a_new_reader(rec_api: Api, engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE book SET like_count = 9 WHERE id = 20"))
+    token = await rec_api.register("newbie", categories=["2"])
+    recs = (await rec_api.ok(REC, {"n": 15}, token))["recommendations"]
+    sources = [r["source"] for r in recs]
+    mystery = {str(b) for b in MYSTERY} | {"26"}
+    assert sources == ["CATEGORY_POPULAR"] * 13 + ["POPULAR"] * 2
+    assert recs[0]["book"]["id"] == "20"  # most liked first
+    assert {r["book"]["id"] for r in recs[:13]} == mystery
+    assert all(r["because"] is None and r["predictedStars"] is None for r in recs)
+    await rec_api.ok('mutation { dislikeBook(bookId: "20") { id } }', token=token)
+    recs = (await rec_api.ok(REC, {"n": 15}, token))["recommendations"]
+    assert "20" not in {r["book"]["id"] for r in recs}
+
+
+async def test_popular_for_a_reader_without_categories(rec_api: Api) -> None:
+    token = await rec_api.register("blank")
+    recs = (await rec_api.ok(REC, {"n": 3}, token))["recommendations"]
+    assert [r["source"] for r in recs] == ["POPULAR"] * 3
+
+
+async def test_recommendations_need_a_signed_in_reader(rec_api: Api) -> None:
+    error = await rec_api.error(REC, {"n": 3})
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    token = await rec_api.register("someone")
+    for n in (0, 101):
+        assert (await rec_api.error(REC, {"n": n}, token))["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_similar_books(rec_api: Api) -> None:
+    q = 'query($b: ID!) { similarBooks(bookId: $b, first: 4) { score source book { id } } }'
+    model = (await rec_api.ok(q, {"b": "2"}))["similarBooks"]
+    assert [r["source"] for r in model] == ["MODEL"] * 4
+    assert "2" not in {r["book"]["id"] for r in model}
+    assert sum(int(r["book"]["id"]) in FANTASY for r in model) >= 3
+    new = (await rec_api.ok(q, {"b": "25"}))["similarBooks"]
+    assert {r["source"] for r in new} == {"CATEGORY_POPULAR"}
+    assert all(int(r["book"]["id"]) in FANTASY for r in new)
+    assert (await rec_api.error(q, {"b": "999"}))["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_model_info(rec_api: Api) -> None:
+    info = (await rec_api.ok("{ modelInfo { version architecture readersKnown booksKnown createdAt holdoutMetrics baselineMetrics } }"))["modelInfo"]
+    assert info["version"] == "v0002" and info["architecture"] == "default"
+    assert info["readersKnown"] == 40 and info["booksKnown"] == 24
+    assert {"rmse", "ndcg@10"} <= set(info["holdoutMetrics"])
+
+
+async def test_no_model_published_means_popular_and_null_model_info(
+    engine: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    _populate(engine)
+    settings = make_settings(database_url, model_dir=tmp_path / "none")
+    app = create_app(settings, engine)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        api = Api(client)
+        assert (await api.ok("{ modelInfo { version } }"))["modelInfo"] is None
+        token = await login_as(api, engine, 3)
+        recs = (await api.ok(REC, {"n": 3}, token))["recommendations"]
+        assert [r["source"] for r in recs] == ["POPULAR"] * 3
+        assert not {r["book"]["id"] for r in recs} & rated_by(engine, 3)
+
+
+async def _wait_for_version(api: Api, version: str) -> None:
+    import anyio
+
+    with anyio.fail_after(10):
+        while (await api.ok("{ modelInfo { version } }"))["modelInfo"]["version"] != version:
+            await anyio.sleep(0.05)
+
+
+async def test_live_switch_and_rollback(rec_api: Api, model_dir: Path) -> None:
+    publish_current(model_dir, "v0001")
+    await _wait_for_version(rec_api, "v0001")
+    publish_current(model_dir, "v0002")
+    await _wait_for_version(rec_api, "v0002")
+
+
+async def test_broken_artifact_is_refused_and_previous_keeps_serving(rec_api: Api, model_dir: Path, engine: sa.Engine) -> None:
+    broken = model_dir / "v0003"
+    shutil.copytree(model_dir / "v0002", broken)
+    onnx_file = next(broken.glob("*.onnx"))
+    onnx_file.write_bytes(onnx_file.read_bytes()[: onnx_file.stat().st_size // 2])
+    (model_dir / CURRENT).write_text("v0003\n")
+    import anyio
+
+    with anyio.fail_after(10):
+        while True:
+            health = (await rec_api.client.get("/healthz")).json()
+            if health["model"]["refused"]:
+                break
+            await anyio.sleep(0.05)
+    assert health["model"]["version"] == "v0002"
+    assert health["model"]["refused"]["version"] == "v0003"
+    assert "v0003" in health["model"]["refused"]["reason"]
+    token = await login_as(rec_api, engine, 3)
+    recs = (await rec_api.ok(REC, {"n": 3}, token))["recommendations"]
+    assert {r["source"] for r in recs} == {"MODEL"}

@@ -1,0 +1,117 @@
+"""Scoring, top-k, fold-in and similarity against plain numpy on a hand-made artifact."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from inference import ArtifactError, Recommender, current_version, publish_current, rollback
+
+
+@pytest.fixture
+def loaded(make_artifact):
+    path, params = make_artifact(n_users=6, n_books=8, dim=3)
+    return Recommender.load(path), params
+
+
+def _expected_scores(params, user):
+    return params["U"][user] @ params["V"].T + params["c"]
+
+
+def test_facts(loaded) -> None:
+    rec, params = loaded
+    assert (rec.n_users, rec.n_books, rec.version) == (6, 8, "v0001")
+    assert rec.knows_user(100) and not rec.knows_user(99)
+    assert rec.knows_book(2000) and not rec.knows_book(2001)
+    assert rec.manifest["arch"] == "fake"
+
+
+def test_recommend_matches_numpy_and_honours_exclusions(loaded) -> None:
+    rec, params = loaded
+    expected = params["book_ids"][np.argsort(-_expected_scores(params, 2))]
+    got = rec.recommend(102, k=3)
+    assert [b for b, _ in got] == expected[:3].tolist()
+    assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+    excluded = set(expected[:2].tolist()) | {999}
+    got = rec.recommend(102, k=8, exclude=excluded)
+    assert [b for b, _ in got] == expected[2:].tolist()
+    assert rec.recommend(102, k=100)[-1][0] == expected[-1]
+    with pytest.raises(KeyError, match="unknown"):
+        rec.recommend(99)
+
+
+def test_predict_stars_clipped_and_nan_for_unknown(loaded) -> None:
+    rec, p = loaded
+    users = [100, 101, 99, 105]
+    books = [2000, 2014, 2000, 2001]
+    got = rec.predict_stars(users, books)
+    for i, (u, b) in enumerate([(0, 0), (1, 7)]):
+        want = p["mu"] + p["bu"][u] + p["bi"][b] + p["U"][u] @ p["V"][b]
+        assert got[i] == pytest.approx(np.clip(want, 1, 5), abs=1e-5)
+    assert np.isnan(got[2]) and np.isnan(got[3])
+    assert rec.predict_stars([], []).shape == (0,)
+
+
+def test_fold_in_is_the_ridge_solution_scored_in_one_run(loaded) -> None:
+    rec, p = loaded
+    rated = [(2000, 5.0), (2002, 1.0), (2004, 4.0), (777, 3.0)]  # 777 is unknown: ignored
+    idx = np.array([0, 1, 2])
+    stars = np.array([5.0, 1.0, 4.0])
+    design = np.hstack([p["V"][idx], np.ones((3, 1))])
+    reg = np.diag([0.1 * 3] * 3 + [0.1])
+    sol = np.linalg.solve(design.T @ design + reg, design.T @ (stars - p["mu"] - p["bi"][idx]))
+    scores = p["V"] @ sol[:3] + p["c"]
+    expected = [b for b in p["book_ids"][np.argsort(-scores)].tolist() if b not in {2000, 2002, 2004}]
+    got = rec.recommend_for_history(rated, k=5)
+    assert [b for b, _ in got] == expected[:5]
+    got = rec.recommend_for_history(rated, k=5, exclude={expected[0]})
+    assert [b for b, _ in got] == expected[1:6]
+    pred = rec.predict_stars_for_history(rated, [2006, 1])
+    want = p["mu"] + sol[3] + p["bi"][3] + p["V"][3] @ sol[:3]
+    assert pred[0] == pytest.approx(np.clip(want, 1, 5), abs=1e-4) and np.isnan(pred[1])
+    assert rec.recommend_for_history([(777, 5.0)]) == []
+
+
+def test_similar_books_by_cosine(loaded) -> None:
+    rec, p = loaded
+    unit = p["V"] / np.linalg.norm(p["V"], axis=1, keepdims=True)
+    cosine = unit @ unit[4]
+    order = [i for i in np.argsort(-cosine) if i != 4]
+    got = rec.similar_books(2008, k=3)
+    assert [b for b, _ in got] == p["book_ids"][order[:3]].tolist()
+    assert [s for _, s in got] == pytest.approx(cosine[order[:3]].tolist(), abs=1e-5)
+    assert rec.similar_books(1) == []
+    candidates = [2008, 2000, 2010, 31337]
+    best = max((c for c in candidates if c != 2008 and c != 31337), key=lambda b: cosine[(b - 2000) // 2])
+    assert rec.most_similar_among(2008, candidates) == best
+    assert rec.most_similar_among(2008, [2008, 31337]) is None
+    assert rec.most_similar_among(1, [2000]) is None
+
+
+def test_concurrent_reads_agree(loaded) -> None:
+    rec, _ = loaded
+    expected = rec.recommend(103, k=5)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: rec.recommend(103, k=5), range(200)))
+    assert all(r == expected for r in results)
+
+
+def test_models_dir_current_publish_and_rollback(tmp_path, make_artifact) -> None:
+    models = tmp_path
+    make_artifact("v0001", version="v0001")
+    make_artifact("v0002", version="v0002", seed=1)
+    make_artifact("v0003", version="v0003", seed=2)
+    with pytest.raises(ArtifactError, match="neither an artifact"):
+        Recommender.load(models)
+    publish_current(models, "v0003")
+    assert current_version(models) == "v0003"
+    assert Recommender.load(models).version == "v0003"
+    (models / "v0002" / "score_user.onnx").write_bytes(b"garbage")  # v0002 is now broken
+    assert rollback(models) == "v0001"  # skips the broken one
+    assert Recommender.load(models).version == "v0001"
+    with pytest.raises(ArtifactError, match="no valid version older"):
+        rollback(models)
+    with pytest.raises(ArtifactError, match="sha256 mismatch"):
+        publish_current(models, "v0002")
+    assert current_version(models) == "v0001"

@@ -1,0 +1,89 @@
+"""train -> export -> parity -> artifact -> gate, on tiny synthetic data."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from inference import Recommender, current_version, list_versions
+from training.data import encode, normalise, rating_scale
+from training.export import PARITY_TOLERANCE, check_parity, export_graphs
+from training.fit import fit, spec_for
+from training.pipeline import evaluate_frame, train_frame
+
+MANIFEST_KEYS = {"version", "created_at", "arch", "hyperparameters", "frameworks", "data_fingerprint",
+                 "metrics", "baseline_metrics", "rating_scale", "graphs", "files", "arrays"}
+
+
+@pytest.mark.parametrize("arch", ["seed000", "seed003", "default"])
+def test_each_architecture_trains_exports_and_serves(arch, ratings, tmp_path) -> None:
+    result = train_frame(ratings, tmp_path, arch=arch, epochs=2, verbose=0)
+    assert result.published and result.version == "v0001" and current_version(tmp_path) == "v0001"
+    assert result.parity_max_abs_diff <= PARITY_TOLERANCE
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    assert MANIFEST_KEYS <= set(manifest) and manifest["arch"] == arch
+    assert {"tensorflow", "keras", "tf2onnx", "onnx_opset", "onnxruntime"} <= set(manifest["frameworks"])
+    assert set(manifest["files"]) >= {"score_user.onnx", "loss.png", "user_ids.npy", "book_ids.npy"}
+    for key in ("rmse", "mae", "ndcg@10", "p@10", "r@10", "map@10"):
+        assert np.isfinite(result.metrics[key]) and np.isfinite(result.baseline_metrics[key])
+    assert "popularity" in result.table() and arch in result.table()
+    rec = Recommender.load(tmp_path)
+    top = rec.recommend(1, k=5, exclude=ratings.loc[ratings.user_id == 1, "book_id"])
+    assert len(top) == 5 and not set(b for b, _ in top) & set(ratings.loc[ratings.user_id == 1, "book_id"])
+    assert len(rec.recommend_for_history([(7, 5.0), (10, 4.0)], k=3)) == 3
+    stars = rec.predict_stars([1, 2], [7, 10])
+    assert np.all((stars >= 1) & (stars <= 5))
+
+
+def test_training_is_deterministic_for_a_seed(ratings) -> None:
+    frame = normalise(ratings)
+    data, scale = encode(frame), rating_scale(frame)
+    users = np.arange(data.n_users)
+    runs = [np.asarray(fit(spec_for("default"), data, scale, seed=3, epochs=2, verbose=0).model.score_all(users)[1])
+            for _ in range(2)]
+    other = np.asarray(fit(spec_for("default"), data, scale, seed=4, epochs=2, verbose=0).model.score_all(users)[1])
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], other)
+
+
+def test_early_stopping_keeps_the_best_validation_epoch(ratings) -> None:
+    frame = normalise(ratings)
+    data = encode(frame)
+    val_u, val_b, val_r = data.users[::5], data.books[::5], data.stars[::5]
+    result = fit(spec_for("default"), data, rating_scale(frame), seed=0, epochs=6, verbose=0,
+                 validation=(val_u, val_b, val_r))
+    objective = result.history["val_objective"]
+    assert result.epochs == int(np.argmax(objective)) + 1
+    assert {"val_rmse", "val_ndcg"} <= set(result.history)
+
+
+def test_export_parity_for_both_graphs(ratings, tmp_path) -> None:
+    frame = normalise(ratings)
+    data = encode(frame)
+    model = fit(spec_for("default"), data, rating_scale(frame), seed=0, epochs=1, verbose=0).model
+    graphs = export_graphs(model, tmp_path)
+    assert set(graphs) == {"score_user", "score_vector"}
+    assert check_parity(model, tmp_path) <= PARITY_TOLERANCE
+
+
+def test_promotion_gate_keeps_a_worse_model_off_current(ratings, tmp_path) -> None:
+    first = train_frame(ratings, tmp_path, arch="seed003", epochs=1, verbose=0)
+    assert first.published
+    # Pretend the current version was excellent: any new model is now worse.
+    manifest_path = first.path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["metrics"].update({"ndcg@10": 1.0, "rmse": 0.0})
+    manifest_path.write_text(json.dumps(manifest))
+    gated = train_frame(ratings, tmp_path, arch="seed003", epochs=1, verbose=0)
+    assert not gated.published and "NOT current" in gated.gate
+    assert current_version(tmp_path) == "v0001" and list_versions(tmp_path) == ["v0001", "v0002"]
+    Recommender.load(gated.path)  # kept on disk, and valid
+    forced = train_frame(ratings, tmp_path, arch="seed003", epochs=1, verbose=0, force=True)
+    assert forced.published and current_version(tmp_path) == "v0003"
+
+
+def test_evaluate_labels_the_published_model_in_sample(ratings, tmp_path) -> None:
+    train_frame(ratings, tmp_path, arch="seed003", epochs=1, verbose=0)
+    table = evaluate_frame(ratings, tmp_path)
+    assert "in-sample" in table.lower() and "held-out*" in table and "popularity" in table
