@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from alembic import context
 from db.engine import is_sqlite, make_engine
 
 config = context.config

@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import anyio.to_thread
 import sqlalchemy as sa
+from cross_web import HTTPException
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,14 +21,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
-from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 
 from app.settings import Settings
 from db.engine import make_engine
 from db.popularity import PopularityCache
-from inference.live import LiveModel
 from db.session import UnitOfWork
+from inference.live import LiveModel
 from schema import build_schema
 from schema.auth import LoginThrottle, Passwords, Tokens
 from schema.build import Limits
@@ -34,7 +35,12 @@ from schema.context import Context, Services
 
 log = logging.getLogger("bookrec.app")
 
-HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
 
 
 class BookrecGraphQL(GraphQL[Context, None]):
@@ -148,10 +154,13 @@ def create_app(
         database = await anyio.to_thread.run_sync(_database_status, engine)
         body: dict[str, Any] = {"status": "ok" if database == "ok" else "degraded"}
         body["database"] = database
+        body["pid"] = os.getpid()  # which worker answered (several follow one models dir)
         if services.live_model is not None:
             body["model"] = services.live_model.status()
         return Response(
-            json.dumps(body), status_code=200 if database == "ok" else 503, media_type="application/json"
+            json.dumps(body),
+            status_code=200 if database == "ok" else 503,
+            media_type="application/json",
         )
 
     async def root(_: Request) -> Response:

@@ -121,7 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import a dataset into the database")
     imp_sub = imp.add_subparsers(dest="source", required=True)
     imp_sub.add_parser("demo", help="the demo catalog and synthetic readers shipped with bookrec")
-    for name, what in (("goodbooks", "goodbooks-10k"), ("movielens", "MovieLens 100K/latest-small")):
+    for name, what in (
+        ("goodbooks", "goodbooks-10k"),
+        ("movielens", "MovieLens 100K/latest-small"),
+    ):
         p = imp_sub.add_parser(name, help=f"a {what} directory")
         p.add_argument("directory")
 

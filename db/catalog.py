@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -29,7 +30,7 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(stmt: sa.Select, flt: BookFilter) -> sa.Select:  # type: ignore[type-arg]
+def _filtered(stmt: Any, flt: BookFilter) -> Any:
     if flt.category_id is not None:
         stmt = stmt.where(
             col(Book.id).in_(

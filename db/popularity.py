@@ -75,7 +75,9 @@ def load_popularity(engine: sa.Engine) -> PopularityIndex:
     )
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
-        links = conn.execute(sa.select(col(BookCategory.book_id), col(BookCategory.category_id))).all()
+        links = conn.execute(
+            sa.select(col(BookCategory.book_id), col(BookCategory.category_id))
+        ).all()
     categories: dict[int, set[int]] = {}
     for book_id, category_id in links:
         categories.setdefault(book_id, set()).add(category_id)

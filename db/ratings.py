@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,12 +30,11 @@ from db.models import (
 def stars_to_half_stars(stars: float) -> int:
     """0.5..5 in half steps -> 1..10; anything else is refused, not rounded."""
     doubled = stars * 2
-    if not np.isfinite(doubled) or doubled != round(doubled):
-        raise InvalidInput(f"Stars must be given in half steps (0.5, 1, ..., 5); got {stars}.")
-    half = int(round(doubled))
-    if not MIN_HALF_STARS <= half <= MAX_HALF_STARS:
+    if not math.isfinite(doubled) or not MIN_HALF_STARS <= doubled <= MAX_HALF_STARS:
         raise InvalidInput(f"Stars must be between 0.5 and 5; got {stars}.")
-    return half
+    if not doubled.is_integer():
+        raise InvalidInput(f"Stars must be given in half steps (0.5, 1, ..., 5); got {stars}.")
+    return int(doubled)
 
 
 def _insert(session: Session):  # type: ignore[no-untyped-def]
@@ -69,9 +69,7 @@ def ratings_of_user_for_books(
 ) -> dict[int, Rating]:
     if not book_ids:
         return {}
-    stmt = select(Rating).where(
-        Rating.user_id == user_id, col(Rating.book_id).in_(set(book_ids))
-    )
+    stmt = select(Rating).where(Rating.user_id == user_id, col(Rating.book_id).in_(set(book_ids)))
     return {r.book_id: r for r in session.exec(stmt).all()}
 
 
@@ -90,7 +88,9 @@ def ratings_page(
         stmt = stmt.where(
             sa.or_(
                 col(Rating.updated_at) < after.updated_at,
-                sa.and_(col(Rating.updated_at) == after.updated_at, col(Rating.book_id) < after.book_id),
+                sa.and_(
+                    col(Rating.updated_at) == after.updated_at, col(Rating.book_id) < after.book_id
+                ),
             )
         )
     stmt = stmt.order_by(col(Rating.updated_at).desc(), col(Rating.book_id).desc()).limit(limit + 1)
@@ -108,6 +108,7 @@ def rated_stars_of_user(session: Session, user_id: int) -> list[tuple[int, float
 
 
 # --- feedback ---------------------------------------------------------------------------
+
 
 def set_feedback(session: Session, user_id: int, book_id: int, kind: str | None) -> Book:
     """Set (or clear, with None) the reader's like/dislike and keep the book's like count.
@@ -130,7 +131,9 @@ def set_feedback(session: Session, user_id: int, book_id: int, kind: str | None)
         session.add(previous)
     if delta:
         session.exec(
-            sa.update(Book).where(col(Book.id) == book_id).values(like_count=Book.like_count + delta)
+            sa.update(Book)
+            .where(col(Book.id) == book_id)
+            .values(like_count=Book.like_count + delta)
         )
     session.flush()
     session.refresh(book)
@@ -156,6 +159,7 @@ def disliked_book_ids(session: Session, user_id: int) -> set[int]:
 
 
 # --- bulk reads for training -------------------------------------------------------------
+
 
 def ratings_frame(engine: sa.Engine, chunk_rows: int = 200_000) -> pd.DataFrame:
     """Every rating as (user_id int64, book_id int64, stars float32), for training.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 
+from alembic import command
 from db.engine import normalize_url
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"

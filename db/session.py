@@ -32,8 +32,10 @@ class UnitOfWork:
 
     def _get_session(self) -> Session:
         if self._session is None:
-            bind = self._engine.execution_options(**{IMMEDIATE: True}) if self.writes else (
-                self._engine
+            bind = (
+                self._engine.execution_options(**{IMMEDIATE: True})
+                if self.writes
+                else (self._engine)
             )
             self._session = Session(bind, expire_on_commit=False, autoflush=True)
         return self._session

@@ -51,7 +51,9 @@ class LiveModel:
             self._seen = state
             try:
                 version = current_version(self.model_dir)
-                if version is None or (self.current is not None and self.current.version == version):
+                if version is None or (
+                    self.current is not None and self.current.version == version
+                ):
                     return False
                 model = Recommender.load(self.model_dir / version, threads=self.threads)
             except ArtifactError as exc:

@@ -21,17 +21,13 @@ TOKEN_ISSUER = "bookrec"
 
 def check_username(username: str) -> str:
     if not USERNAME_RE.match(username):
-        raise BadUserInput(
-            "Usernames are 3 to 32 characters: letters, digits, '_', '.' or '-'."
-        )
+        raise BadUserInput("Usernames are 3 to 32 characters: letters, digits, '_', '.' or '-'.")
     return username
 
 
 def check_password(password: str) -> str:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise BadUserInput(
-            f"Passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters long."
-        )
+        raise BadUserInput(f"Passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters long.")
     return password
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -14,7 +15,6 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 from strawberry.types import ExecutionContext
-from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from schema.extensions import ErrorPolicy, UnitOfWorkExtension
 from schema.mutation import Mutation
@@ -46,7 +46,5 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
         functools.partial(ErrorPolicy, hide_suggestions=limits.hide_suggestions),
     ]
     if not limits.introspection:
-        extensions.append(
-            functools.partial(AddValidationRules, [NoSchemaIntrospectionCustomRule])
-        )
+        extensions.append(functools.partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return BookrecSchema(query=Query, mutation=Mutation, extensions=extensions)

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-
 from db import readers
 from db.errors import DataError
 from db.popularity import PopularityCache

@@ -22,9 +22,7 @@ def is_unexpected(error: GraphQLError) -> bool:
     (it has a path), and not one of our deliberate errors."""
     original = error.original_error
     return (
-        original is not None
-        and not isinstance(original, GraphQLError)
-        and error.path is not None
+        original is not None and not isinstance(original, GraphQLError) and error.path is not None
     )
 
 
@@ -100,9 +98,7 @@ class ErrorPolicy(SchemaExtension):
                 error.original_error,
                 exc_info=error.original_error,
             )
-            return GraphQLError(
-                MASKED_MESSAGE, path=error.path, extensions={"code": code}
-            )
+            return GraphQLError(MASKED_MESSAGE, path=error.path, extensions={"code": code})
         message = error.message
         if self.hide_suggestions and " Did you mean" in message:
             message = message.split(" Did you mean", 1)[0]

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from db import catalog, readers, ratings
+from db import catalog, ratings, readers
 from db.catalog import RatingStats
 from db.models import Book, Category, Rating
 
@@ -16,7 +16,9 @@ V = TypeVar("V")
 RunDb = Callable[..., Awaitable[Any]]
 
 
-def _loader(run: RunDb, fetch: Callable[..., dict[K, V]], default: Any = None) -> DataLoader[K, V]:
+def _loader(
+    run: RunDb, fetch: Callable[..., dict[K, Any]], default: Any = None
+) -> DataLoader[K, V]:
     async def load(keys: Sequence[K]) -> list[V]:
         found = await run(fetch, list(keys))
         return [found.get(k, default) for k in keys]
@@ -24,7 +26,9 @@ def _loader(run: RunDb, fetch: Callable[..., dict[K, V]], default: Any = None) -
     return DataLoader(load_fn=load)
 
 
-def _viewer_loader(run: RunDb, fetch: Callable[..., dict[int, V]]) -> DataLoader[tuple[int, int], V | None]:
+def _viewer_loader(
+    run: RunDb, fetch: Callable[..., dict[int, V]]
+) -> DataLoader[tuple[int, int], V | None]:
     """Keys are (viewer id, book id); a request has one viewer, so one statement."""
 
     async def load(keys: Sequence[tuple[int, int]]) -> list[V | None]:

@@ -11,8 +11,8 @@ from db.errors import InvalidInput
 from db.models import FEEDBACK_DISLIKED, FEEDBACK_LIKED
 from schema.auth import check_password, check_username
 from schema.context import Context
-from schema.loaders import forget
 from schema.errors import BadUserInput, Unauthenticated, from_data_error, parse_id
+from schema.loaders import forget
 from schema.types import AuthPayload, Book, Rating, User
 
 MAX_CATEGORIES = 50
@@ -59,7 +59,9 @@ class Mutation:
         return AuthPayload(token=ctx.services.tokens.issue(user.id), user=User.from_row(user))
 
     @strawberry.mutation(description="Rate a book from 0.5 to 5 stars in half steps.")
-    async def rate_book(self, info: Info[Context, None], book_id: strawberry.ID, stars: float) -> Rating:
+    async def rate_book(
+        self, info: Info[Context, None], book_id: strawberry.ID, stars: float
+    ) -> Rating:
         ctx = info.context
         book = parse_id(book_id, "book id")
         half_stars = _half_stars(stars)

@@ -45,9 +45,10 @@ class Query:
             search=search.strip() or None if search else None,
         )
         rows = await ctx.db(catalog.book_page, flt, after_id, limit)
-        for row in rows:  # prime the loader: `book(id)` lookups in this request are free
-            ctx.loaders.book.prime(row.id, row)
-        edges = [BookEdge(cursor=book_cursor(r.id), node=Book.from_row(r)) for r in rows[:limit]]
+        books = [Book.from_row(r) for r in rows]
+        for book, row in zip(books, rows, strict=True):  # later `book(id)` lookups are free
+            ctx.loaders.book.prime(int(book.id), row)
+        edges = [BookEdge(cursor=book_cursor(int(b.id)), node=b) for b in books[:limit]]
         return BookConnection(
             edges=edges,
             page_info=PageInfo(

@@ -51,14 +51,21 @@ def recommend(
     excluded = reader.excluded
     picks = _personal(reader, k, model, excluded)
     if len(picks) < k and reader.category_ids:
-        picks += _popular(popularity, k - len(picks), excluded | _ids(picks),
-                          Source.CATEGORY_POPULAR, reader.category_ids)
+        picks += _popular(
+            popularity,
+            k - len(picks),
+            excluded | _ids(picks),
+            Source.CATEGORY_POPULAR,
+            reader.category_ids,
+        )
     if len(picks) < k:
         picks += _popular(popularity, k - len(picks), excluded | _ids(picks), Source.POPULAR)
     return picks
 
 
-def similar(book_id: int, k: int, model: Recommender | None, popularity: PopularityIndex) -> list[Pick]:
+def similar(
+    book_id: int, k: int, model: Recommender | None, popularity: PopularityIndex
+) -> list[Pick]:
     picks: list[Pick] = []
     if model is not None and model.knows_book(book_id):
         picks = [Pick(b, s, Source.MODEL) for b, s in model.similar_books(book_id, k)]
@@ -75,8 +82,13 @@ def _ids(picks: Sequence[Pick]) -> set[int]:
     return {p.book_id for p in picks}
 
 
-def _popular(popularity: PopularityIndex, k: int, excluded: set[int], source: Source,
-             category_ids: frozenset[int] | None = None) -> list[Pick]:
+def _popular(
+    popularity: PopularityIndex,
+    k: int,
+    excluded: set[int],
+    source: Source,
+    category_ids: frozenset[int] | None = None,
+) -> list[Pick]:
     return [Pick(b, s, source) for b, s in popularity.top(k, excluded, category_ids)]
 
 

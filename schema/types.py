@@ -168,7 +168,9 @@ class User:
         total = await info.context.db(db_ratings.count_ratings_of_user, user_id)
         page = rows[:limit]
         edges = [
-            RatingEdge(cursor=rating_cursor(_aware(r.updated_at), r.book_id), node=Rating.from_row(r))
+            RatingEdge(
+                cursor=rating_cursor(_aware(r.updated_at), r.book_id), node=Rating.from_row(r)
+            )
             for r in page
         ]
         return RatingConnection(

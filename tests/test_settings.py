@@ -39,7 +39,9 @@ def test_short_key_refused() -> None:
         Settings(secret_key="short")
 
 
-def test_dev_key_is_generated_once_and_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dev_key_is_generated_once_and_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(settings_module, "DEV_KEY_FILE", tmp_path / "key")
     first = Settings(env="development").signing_key()
     assert first == Settings(env="development").signing_key()

@@ -34,7 +34,8 @@ ARCHS: dict[str, ArchSpec] = {
     # bookrec: joint rating + full-softmax choice heads on shared factors (tuned on a
     # validation slice of the ML-100K training part; see training/models.py).
     "default": ArchSpec("default", epochs=40, batch_size=256, learning_rate=3e-3, early_stopping=True,
-                        model_params={"dim": 64, "l2": 0.1, "rank_weight": 1.0, "rank_l2": 0.1}),
+                        model_params={"dim": 64, "l2": 0.1, "rank_weight": 1.0, "rank_l2": 0.1,
+                                      "softmax": "auto"}),
 }
 
 
@@ -44,8 +45,11 @@ def spec_for(arch: str) -> ArchSpec:
     return ARCHS[arch]
 
 
+FULL_SOFTMAX_MAX_BOOKS = 4096  # above this, the ranking head trains with in-batch negatives
+
+
 def build(spec: ArchSpec, n_users: int, n_books: int, global_mean: float,
-          scale: tuple[float, float]) -> keras.Model:
+          scale: tuple[float, float], book_counts: np.ndarray | None = None) -> keras.Model:
     params = dict(spec.model_params)
     optimizer = keras.optimizers.Adam(spec.learning_rate)
     if spec.name == "seed000":
@@ -55,7 +59,12 @@ def build(spec: ArchSpec, n_users: int, n_books: int, global_mean: float,
         model = Seed003(n_users, n_books, star_low=scale[0], star_high=scale[1], **params)
         model.compile(optimizer=optimizer, loss="binary_crossentropy")
     else:
+        if params.get("softmax", "auto") == "auto":
+            params["softmax"] = "full" if n_books <= FULL_SOFTMAX_MAX_BOOKS else "in_batch"
         model = JointFactorModel(n_users, n_books, global_mean=global_mean, **params)
+        if book_counts is not None:
+            share = np.maximum(book_counts, 1) / max(float(book_counts.sum()), 1.0)
+            model.log_q.assign(np.log(share).astype("float32"))
         model.compile(optimizer=optimizer)  # the loss is JointFactorModel.compute_loss
     return model
 
@@ -133,7 +142,8 @@ def fit(spec: ArchSpec, data: Encoded, scale: tuple[float, float], seed: int,
     """Train ``spec`` on ``data``; with ``validation`` and early stopping, keep the best epoch."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    model = build(spec, data.n_users, data.n_books, float(np.mean(data.stars)), scale)
+    counts = np.bincount(data.books, minlength=data.n_books)
+    model = build(spec, data.n_users, data.n_books, float(np.mean(data.stars)), scale, counts)
     max_epochs = epochs if epochs is not None else spec.epochs
     callbacks: list[keras.callbacks.Callback] = []
     if spec.early_stopping and validation is not None:

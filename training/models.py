@@ -93,6 +93,11 @@ class JointFactorModel(keras.Model):
       trained to predict *which* book the reader chose to rate (implicit feedback).
     Both heads read the same factors, so the factors carry taste (ratings) and choice (ranking).
     The loss lives in ``compute_loss``.
+
+    ``softmax="full"`` normalises over the whole catalogue (exact; cost ~ batch x books x dim).
+    ``softmax="in_batch"`` uses the other books of the batch as negatives with the logQ
+    correction (subtract the log of each book's sampling frequency), so the ranking bias still
+    estimates the full-softmax one; for large catalogues. Serving always scores all books.
     """
 
     def __init__(
@@ -104,12 +109,16 @@ class JointFactorModel(keras.Model):
         rank_weight: float = 0.1,
         rank_l2: float = 0.0,
         global_mean: float = 3.5,
+        softmax: str = "full",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.n_users, self.n_books, self.dim = n_users, n_books, dim
         self.l2, self.rank_weight, self.global_mean = l2, rank_weight, global_mean
         self.rank_l2 = rank_l2
+        if softmax not in ("full", "in_batch"):
+            raise ValueError(f"softmax must be 'full' or 'in_batch', not {softmax!r}")
+        self.softmax = softmax
         init = keras.initializers.RandomNormal(stddev=0.05)
         self.user_embedding = layers.Embedding(n_users, dim, embeddings_initializer=init)
         self.book_embedding = layers.Embedding(n_books, dim, embeddings_initializer=init)
@@ -117,6 +126,8 @@ class JointFactorModel(keras.Model):
         self.book_bias = layers.Embedding(n_books, 1, embeddings_initializer="zeros")
         self.rank_projection = layers.Dense(dim, use_bias=False)
         self.rank_bias = self.add_weight(shape=(n_books,), initializer="zeros", name="rank_bias")
+        # log of each book's share of the training ratings (in-batch sampling probability)
+        self.log_q = self.add_weight(shape=(n_books,), initializer="zeros", trainable=False, name="log_q")
 
     def call(self, inputs):
         u_idx, b_idx = inputs[0], inputs[1]
@@ -129,14 +140,26 @@ class JointFactorModel(keras.Model):
             + ops.sum(u * v, axis=-1)
         )
         q = self.rank_projection(u)
-        logits = ops.matmul(q, ops.transpose(self.book_embedding.embeddings))
-        return {"stars": stars, "logits": logits + self.rank_bias, "u": u, "v": v, "q": q}
+        if self.softmax == "full":
+            logits = ops.matmul(q, ops.transpose(self.book_embedding.embeddings)) + self.rank_bias
+        else:
+            correction = ops.take(self.rank_bias, b_idx) - ops.take(self.log_q, b_idx)
+            logits = ops.matmul(q, ops.transpose(v)) + correction[None, :]
+            # the same book elsewhere in the batch is not a negative
+            same = ops.equal(b_idx[:, None], b_idx[None, :])
+            diagonal = ops.eye(ops.shape(b_idx)[0], dtype="bool")
+            logits = ops.where(ops.logical_and(same, ops.logical_not(diagonal)), -1e9, logits)
+        return {"stars": stars, "logits": logits, "u": u, "v": v, "q": q}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         stars_true = ops.cast(y, "float32")
         squared = ops.mean(ops.square(stars_true - y_pred["stars"]))
+        if self.softmax == "full":
+            chosen = x[1]  # the book the reader rated, among all books
+        else:
+            chosen = ops.arange(ops.shape(x[1])[0])  # row i's positive is column i
         choice = ops.mean(
-            keras.losses.sparse_categorical_crossentropy(x[1], y_pred["logits"], from_logits=True)
+            keras.losses.sparse_categorical_crossentropy(chosen, y_pred["logits"], from_logits=True)
         )
         reg = ops.mean(ops.sum(ops.square(y_pred["u"]), -1) + ops.sum(ops.square(y_pred["v"]), -1))
         rank_reg = ops.mean(ops.sum(ops.square(y_pred["q"]), -1))

@@ -103,6 +103,8 @@ def _write_artifact(out_dir: Path, fitted: FitResult, encoded: data_mod.Encoded,
                     manifest: dict[str, Any]) -> float:
     """Export, parity-check and write every file plus the manifest into ``out_dir``."""
     model = fitted.model
+    if hasattr(model, "softmax"):
+        manifest["hyperparameters"]["softmax"] = model.softmax  # "auto" resolved
     graphs = export_graphs(model, out_dir)
     parity = check_parity(model, out_dir)
     arrays = {"user_ids": encoded.user_ids.astype(np.int64), "book_ids": encoded.book_ids.astype(np.int64),

@@ -20,33 +20,42 @@ SECRET = "test-secret-key-that-is-long-enough-0123456789"
 class Api:
     client: httpx.AsyncClient
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None,
-                   token: str | None = None, **kw: Any) -> httpx.Response:
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        **kw: Any,
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return await self.client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers, **kw
         )
 
-    async def gql(self, query: str, variables: dict[str, Any] | None = None,
-                  token: str | None = None) -> dict[str, Any]:
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         response = await self.post(query, variables, token)
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 
-    async def ok(self, query: str, variables: dict[str, Any] | None = None,
-                 token: str | None = None) -> dict[str, Any]:
+    async def ok(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         body = await self.gql(query, variables, token)
         assert "errors" not in body, body["errors"]
         return body["data"]  # type: ignore[no-any-return]
 
-    async def error(self, query: str, variables: dict[str, Any] | None = None,
-                    token: str | None = None) -> dict[str, Any]:
+    async def error(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         body = await self.gql(query, variables, token)
         assert body.get("errors"), body
         return body["errors"][0]  # type: ignore[no-any-return]
 
-    async def register(self, username: str, password: str = "correct horse",
-                       categories: list[str] | None = None) -> str:
+    async def register(
+        self, username: str, password: str = "correct horse", categories: list[str] | None = None
+    ) -> str:
         data = await self.ok(
             "mutation($u: String!, $p: String!, $c: [ID!]!) {"
             " register(username: $u, password: $p, categoryIds: $c) { token } }",
@@ -70,20 +79,32 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 def seed_catalog(engine: sa.Engine) -> None:
     """Three categories and five books; book 5 has no category."""
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO category (id, name) VALUES (1, 'Fantasy'), "
-                             "(2, 'Mystery'), (3, 'Science Fiction')"))
-        conn.execute(sa.text(
-            "INSERT INTO book (id, title, authors, year, isbn, cover_url) VALUES "
-            "(1, 'The Hobbit', 'J.R.R. Tolkien', 1937, '0618260307', 'http://x/1.jpg'),"
-            "(2, 'Gone Girl', 'Gillian Flynn', 2012, NULL, NULL),"
-            "(3, 'Dune', 'Frank Herbert', 1965, NULL, NULL),"
-            "(4, 'The Fellowship of the Ring', 'J.R.R. Tolkien', 1954, NULL, NULL),"
-            "(5, 'Untitled 100% _draft_', 'Anon', NULL, NULL, NULL)"))
-        conn.execute(sa.text("INSERT INTO book_category VALUES (1, 1), (2, 2), (3, 3), (4, 1), (3, 1)"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO category (id, name) VALUES (1, 'Fantasy'), "
+                "(2, 'Mystery'), (3, 'Science Fiction')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO book (id, title, authors, year, isbn, cover_url) VALUES "
+                "(1, 'The Hobbit', 'J.R.R. Tolkien', 1937, '0618260307', 'http://x/1.jpg'),"
+                "(2, 'Gone Girl', 'Gillian Flynn', 2012, NULL, NULL),"
+                "(3, 'Dune', 'Frank Herbert', 1965, NULL, NULL),"
+                "(4, 'The Fellowship of the Ring', 'J.R.R. Tolkien', 1954, NULL, NULL),"
+                "(5, 'Untitled 100% _draft_', 'Anon', NULL, NULL, NULL)"
+            )
+        )
+        conn.execute(
+            sa.text("INSERT INTO book_category VALUES (1, 1), (2, 2), (3, 3), (4, 1), (3, 1)")
+        )
         if engine.dialect.name == "postgresql":
             for table in ("book", "category"):
-                conn.execute(sa.text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                    )
+                )
 
 
 @pytest.fixture

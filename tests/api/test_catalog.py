@@ -10,7 +10,9 @@ BOOK_FIELDS = "id title authors year isbn description coverUrl likeCount average
 
 
 async def test_books_page_and_cursor(api: Api) -> None:
-    first = await api.ok("{ books(first: 2) { totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }")
+    first = await api.ok(
+        "{ books(first: 2) { totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }"
+    )
     conn = first["books"]
     assert conn["totalCount"] == 5
     assert [e["node"]["id"] for e in conn["edges"]] == ["1", "2"]
@@ -27,9 +29,18 @@ async def test_books_fields(api: Api) -> None:
     data = await api.ok(f"{{ books(first: 1) {{ edges {{ node {{ {BOOK_FIELDS} }} }} }} }}")
     node = data["books"]["edges"][0]["node"]
     assert node == {
-        "id": "1", "title": "The Hobbit", "authors": "J.R.R. Tolkien", "year": 1937,
-        "isbn": "0618260307", "description": None, "coverUrl": "http://x/1.jpg", "likeCount": 0,
-        "averageRating": None, "ratingsCount": 0, "myRating": None, "myFeedback": None,
+        "id": "1",
+        "title": "The Hobbit",
+        "authors": "J.R.R. Tolkien",
+        "year": 1937,
+        "isbn": "0618260307",
+        "description": None,
+        "coverUrl": "http://x/1.jpg",
+        "likeCount": 0,
+        "averageRating": None,
+        "ratingsCount": 0,
+        "myRating": None,
+        "myFeedback": None,
         "categories": [{"id": "1", "name": "Fantasy"}],
     }
 
@@ -50,7 +61,10 @@ async def test_filter_by_category_and_search(api: Api) -> None:
 
 async def test_book_by_id_and_unknown(api: Api) -> None:
     data = await api.ok('{ book(id: "3") { title categories { name } } }')
-    assert data["book"] == {"title": "Dune", "categories": [{"name": "Fantasy"}, {"name": "Science Fiction"}]}
+    assert data["book"] == {
+        "title": "Dune",
+        "categories": [{"name": "Fantasy"}, {"name": "Science Fiction"}],
+    }
     assert (await api.ok('{ book(id: "999") { title } }'))["book"] is None
 
 
@@ -75,12 +89,14 @@ async def test_bad_arguments(api: Api) -> None:
     ):
         error = await api.error(query)
         assert error["extensions"]["code"] == "BAD_USER_INPUT", (query, error)
-    long_search = await api.error('query($s: String) { books(search: $s) { totalCount } }', {"s": "x" * 201})
+    long_search = await api.error(
+        "query($s: String) { books(search: $s) { totalCount } }", {"s": "x" * 201}
+    )
     assert long_search["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 async def test_wrong_types_are_bad_input(api: Api) -> None:
-    error = await api.error('query($f: Int!) { books(first: $f) { totalCount } }', {"f": "ten"})
+    error = await api.error("query($f: Int!) { books(first: $f) { totalCount } }", {"f": "ten"})
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     error = await api.error('{ books(first: "ten") { totalCount } }')
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
@@ -88,17 +104,27 @@ async def test_wrong_types_are_bad_input(api: Api) -> None:
 
 async def test_page_of_50_is_a_constant_number_of_statements(api: Api, engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO book (id, title) SELECT 100 + n, 'Book ' || n FROM "
-                             "(SELECT 1 AS n UNION ALL SELECT 2) AS x"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO book (id, title) SELECT 100 + n, 'Book ' || n FROM "
+                "(SELECT 1 AS n UNION ALL SELECT 2) AS x"
+            )
+        )
     token = await api.register("counter")
     for book in ("1", "2", "3"):
-        await api.ok(f'mutation {{ rateBook(bookId: "{book}", stars: 4) {{ stars }} }}', token=token)
+        await api.ok(
+            f'mutation {{ rateBook(bookId: "{book}", stars: 4) {{ stars }} }}', token=token
+        )
     await api.ok('mutation { dislikeBook(bookId: "4") { id } }', token=token)
 
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+        if (
+            not statement.lstrip()
+            .upper()
+            .startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"))
+        ):
             statements.append(statement)
 
     query = f"{{ books(first: 50) {{ totalCount edges {{ node {{ {BOOK_FIELDS} }} }} }} }}"
@@ -109,7 +135,11 @@ async def test_page_of_50_is_a_constant_number_of_statements(api: Api, engine: s
         sa.event.remove(engine, "before_cursor_execute", count)
     nodes = [e["node"] for e in data["books"]["edges"]]
     assert len(nodes) == 7
-    assert {n["id"]: n["myRating"] for n in nodes if n["myRating"]} == {"1": 4.0, "2": 4.0, "3": 4.0}
+    assert {n["id"]: n["myRating"] for n in nodes if n["myRating"]} == {
+        "1": 4.0,
+        "2": 4.0,
+        "3": 4.0,
+    }
     assert [n["id"] for n in nodes if n["myFeedback"] == "DISLIKED"] == ["4"]
     # page + count + categories + rating stats + viewer ratings + viewer feedback
     assert len(statements) == 6, statements

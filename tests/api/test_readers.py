@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from tests.api.conftest import SECRET, Api
 
-RATE = 'mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars createdAt updatedAt book { id myRating } } }'
+RATE = "mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars createdAt updatedAt book { id myRating } } }"
 
 
 def count(engine: sa.Engine, table: str) -> int:
@@ -25,7 +25,9 @@ async def test_register_login_and_me(api: Api) -> None:
     user = data["register"]["user"]
     assert user["username"] == "Reader_1"
     assert [c["name"] for c in user["categories"]] == ["Fantasy", "Mystery"]
-    login = await api.ok('mutation { login(username: "reader_1", password: "s3cret-pass") { token user { id } } }')
+    login = await api.ok(
+        'mutation { login(username: "reader_1", password: "s3cret-pass") { token user { id } } }'
+    )
     assert login["login"]["user"]["id"] == user["id"]
     me = await api.ok("{ me { id username categories { id } } }", token=login["login"]["token"])
     assert me["me"]["id"] == user["id"]
@@ -36,11 +38,26 @@ async def test_register_errors_change_nothing(api: Api, engine: sa.Engine) -> No
     await api.register("taken")
     cases = [
         ('mutation { register(username: "TAKEN", password: "long enough") { token } }', "CONFLICT"),
-        ('mutation { register(username: "ab", password: "long enough") { token } }', "BAD_USER_INPUT"),
-        ('mutation { register(username: "bad name!", password: "long enough") { token } }', "BAD_USER_INPUT"),
-        ('mutation { register(username: "shortpw", password: "short") { token } }', "BAD_USER_INPUT"),
-        ('mutation { register(username: "nocat", password: "long enough", categoryIds: ["99"]) { token } }', "NOT_FOUND"),
-        ('mutation { register(username: "badcat", password: "long enough", categoryIds: ["x"]) { token } }', "BAD_USER_INPUT"),
+        (
+            'mutation { register(username: "ab", password: "long enough") { token } }',
+            "BAD_USER_INPUT",
+        ),
+        (
+            'mutation { register(username: "bad name!", password: "long enough") { token } }',
+            "BAD_USER_INPUT",
+        ),
+        (
+            'mutation { register(username: "shortpw", password: "short") { token } }',
+            "BAD_USER_INPUT",
+        ),
+        (
+            'mutation { register(username: "nocat", password: "long enough", categoryIds: ["99"]) { token } }',
+            "NOT_FOUND",
+        ),
+        (
+            'mutation { register(username: "badcat", password: "long enough", categoryIds: ["x"]) { token } }',
+            "BAD_USER_INPUT",
+        ),
     ]
     for query, code in cases:
         error = await api.error(query)
@@ -51,8 +68,12 @@ async def test_register_errors_change_nothing(api: Api, engine: sa.Engine) -> No
 
 async def test_login_same_error_for_unknown_user_and_wrong_password(api: Api) -> None:
     await api.register("alice", "right password")
-    wrong = await api.error('mutation { login(username: "alice", password: "wrong password") { token } }')
-    unknown = await api.error('mutation { login(username: "nobody", password: "wrong password") { token } }')
+    wrong = await api.error(
+        'mutation { login(username: "alice", password: "wrong password") { token } }'
+    )
+    unknown = await api.error(
+        'mutation { login(username: "nobody", password: "wrong password") { token } }'
+    )
     assert wrong["message"] == unknown["message"]
     assert wrong["extensions"] == unknown["extensions"] == {"code": "UNAUTHENTICATED"}
 
@@ -61,13 +82,17 @@ async def test_login_throttled_after_repeated_failures(api: Api) -> None:
     await api.register("target", "right password")
     for _ in range(5):
         await api.error('mutation { login(username: "target", password: "nope nope") { token } }')
-    error = await api.error('mutation { login(username: "TARGET", password: "right password") { token } }')
+    error = await api.error(
+        'mutation { login(username: "TARGET", password: "right password") { token } }'
+    )
     assert error["extensions"]["code"] == "TOO_MANY_REQUESTS"
 
 
 async def test_login_throttle_holds_for_aliases_in_one_request(api: Api) -> None:
     await api.register("victim", "right password")
-    aliases = " ".join(f'a{i}: login(username: "victim", password: "guess {i}") {{ token }}' for i in range(12))
+    aliases = " ".join(
+        f'a{i}: login(username: "victim", password: "guess {i}") {{ token }}' for i in range(12)
+    )
     codes: list[str] = []
     for _ in range(6):
         body = await api.gql(f"mutation {{ {aliases} }}")
@@ -97,8 +122,12 @@ async def test_rate_bad_input_changes_nothing(api: Api, engine: sa.Engine) -> No
         error = await api.error(RATE, {"b": "1", "s": stars}, token)
         assert error["extensions"]["code"] == "BAD_USER_INPUT", (stars, error)
     assert (await api.error(RATE, {"b": "999", "s": 3}, token))["extensions"]["code"] == "NOT_FOUND"
-    assert (await api.error(RATE, {"b": "one", "s": 3}, token))["extensions"]["code"] == "BAD_USER_INPUT"
-    assert (await api.error(RATE, {"b": "1", "s": "3"}, token))["extensions"]["code"] == "BAD_USER_INPUT"
+    assert (await api.error(RATE, {"b": "one", "s": 3}, token))["extensions"][
+        "code"
+    ] == "BAD_USER_INPUT"
+    assert (await api.error(RATE, {"b": "1", "s": "3"}, token))["extensions"][
+        "code"
+    ] == "BAD_USER_INPUT"
     assert (await api.error(RATE, {"b": "1", "s": 3}))["extensions"]["code"] == "UNAUTHENTICATED"
     assert count(engine, "rating") == 0
 
@@ -117,8 +146,12 @@ async def test_mutation_failing_half_way_keeps_nothing(api: Api, engine: sa.Engi
 async def test_delete_rating(api: Api) -> None:
     token = await api.register("deleter")
     await api.ok(RATE, {"b": "2", "s": 2}, token)
-    assert (await api.ok('mutation { deleteRating(bookId: "2") }', token=token))["deleteRating"] is True
-    assert (await api.ok('mutation { deleteRating(bookId: "2") }', token=token))["deleteRating"] is False
+    assert (await api.ok('mutation { deleteRating(bookId: "2") }', token=token))[
+        "deleteRating"
+    ] is True
+    assert (await api.ok('mutation { deleteRating(bookId: "2") }', token=token))[
+        "deleteRating"
+    ] is False
     error = await api.error('mutation { deleteRating(bookId: "999") }', token=token)
     assert error["extensions"]["code"] == "NOT_FOUND"
 
@@ -126,12 +159,24 @@ async def test_delete_rating(api: Api) -> None:
 async def test_like_dislike_clear_keep_like_count(api: Api) -> None:
     alice, bob = await api.register("alice"), await api.register("bob")
     q = 'mutation { %s(bookId: "1") { likeCount myFeedback } }'
-    assert (await api.ok(q % "likeBook", token=alice))["likeBook"] == {"likeCount": 1, "myFeedback": "LIKED"}
+    assert (await api.ok(q % "likeBook", token=alice))["likeBook"] == {
+        "likeCount": 1,
+        "myFeedback": "LIKED",
+    }
     assert (await api.ok(q % "likeBook", token=alice))["likeBook"]["likeCount"] == 1  # idempotent
     assert (await api.ok(q % "likeBook", token=bob))["likeBook"]["likeCount"] == 2
-    assert (await api.ok(q % "dislikeBook", token=alice))["dislikeBook"] == {"likeCount": 1, "myFeedback": "DISLIKED"}
-    assert (await api.ok(q % "clearFeedback", token=alice))["clearFeedback"] == {"likeCount": 1, "myFeedback": None}
-    assert (await api.ok(q % "clearFeedback", token=bob))["clearFeedback"] == {"likeCount": 0, "myFeedback": None}
+    assert (await api.ok(q % "dislikeBook", token=alice))["dislikeBook"] == {
+        "likeCount": 1,
+        "myFeedback": "DISLIKED",
+    }
+    assert (await api.ok(q % "clearFeedback", token=alice))["clearFeedback"] == {
+        "likeCount": 1,
+        "myFeedback": None,
+    }
+    assert (await api.ok(q % "clearFeedback", token=bob))["clearFeedback"] == {
+        "likeCount": 0,
+        "myFeedback": None,
+    }
     error = await api.error('mutation { likeBook(bookId: "404") { id } }', token=bob)
     assert error["extensions"]["code"] == "NOT_FOUND"
 
@@ -152,12 +197,22 @@ async def test_my_ratings_page(api: Api) -> None:
 
 async def test_set_favorite_categories(api: Api, engine: sa.Engine) -> None:
     token = await api.register("chooser", categories=["1"])
-    data = await api.ok('mutation { setFavoriteCategories(categoryIds: ["3", "2"]) { categories { name } } }', token=token)
-    assert [c["name"] for c in data["setFavoriteCategories"]["categories"]] == ["Mystery", "Science Fiction"]
-    error = await api.error('mutation { setFavoriteCategories(categoryIds: ["1", "77"]) { id } }', token=token)
+    data = await api.ok(
+        'mutation { setFavoriteCategories(categoryIds: ["3", "2"]) { categories { name } } }',
+        token=token,
+    )
+    assert [c["name"] for c in data["setFavoriteCategories"]["categories"]] == [
+        "Mystery",
+        "Science Fiction",
+    ]
+    error = await api.error(
+        'mutation { setFavoriteCategories(categoryIds: ["1", "77"]) { id } }', token=token
+    )
     assert error["extensions"]["code"] == "NOT_FOUND"
     assert count(engine, "user_category") == 2
-    cleared = await api.ok("mutation { setFavoriteCategories(categoryIds: []) { categories { id } } }", token=token)
+    cleared = await api.ok(
+        "mutation { setFavoriteCategories(categoryIds: []) { categories { id } } }", token=token
+    )
     assert cleared["setFavoriteCategories"]["categories"] == []
 
 
@@ -165,8 +220,15 @@ async def test_readers_are_isolated(api: Api) -> None:
     alice, bob = await api.register("alice"), await api.register("bob")
     await api.ok(RATE, {"b": "1", "s": 5}, alice)
     await api.ok('mutation { dislikeBook(bookId: "2") { id } }', token=alice)
-    seen_by_bob = await api.ok('{ a: book(id: "1") { myRating } b: book(id: "2") { myFeedback } me { ratings { totalCount } } }', token=bob)
-    assert seen_by_bob == {"a": {"myRating": None}, "b": {"myFeedback": None}, "me": {"ratings": {"totalCount": 0}}}
+    seen_by_bob = await api.ok(
+        '{ a: book(id: "1") { myRating } b: book(id: "2") { myFeedback } me { ratings { totalCount } } }',
+        token=bob,
+    )
+    assert seen_by_bob == {
+        "a": {"myRating": None},
+        "b": {"myFeedback": None},
+        "me": {"ratings": {"totalCount": 0}},
+    }
 
 
 async def test_forged_expired_and_malformed_tokens(api: Api) -> None:

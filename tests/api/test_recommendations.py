@@ -27,25 +27,49 @@ def _populate(engine: sa.Engine, with_ratings: bool = True) -> None:
     """Two tastes: readers 1-20 love fantasy (books 1-12), readers 21-40 love mystery."""
     rng = np.random.default_rng(7)
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO category (id, name) VALUES (1, 'Fantasy'), (2, 'Mystery'), (3, 'Poetry')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO category (id, name) VALUES (1, 'Fantasy'), (2, 'Mystery'), (3, 'Poetry')"
+            )
+        )
         for book in [*FANTASY, *MYSTERY, *NEW_BOOKS]:
-            conn.execute(sa.text("INSERT INTO book (id, title) VALUES (:i, :t)"), {"i": book, "t": f"Book {book}"})
+            conn.execute(
+                sa.text("INSERT INTO book (id, title) VALUES (:i, :t)"),
+                {"i": book, "t": f"Book {book}"},
+            )
             category = 1 if book in FANTASY or book == 25 else 2
-            conn.execute(sa.text("INSERT INTO book_category VALUES (:b, :c)"), {"b": book, "c": category})
+            conn.execute(
+                sa.text("INSERT INTO book_category VALUES (:b, :c)"), {"b": book, "c": category}
+            )
         if not with_ratings:
             return
         for user in range(1, 41):
-            conn.execute(sa.text("INSERT INTO app_user (id, username, username_key, created_at) "
-                                 "VALUES (:i, :n, :n, CURRENT_TIMESTAMP)"), {"i": user, "n": f"reader-{user}"})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO app_user (id, username, username_key, created_at) "
+                    "VALUES (:i, :n, :n, CURRENT_TIMESTAMP)"
+                ),
+                {"i": user, "n": f"reader-{user}"},
+            )
             liked, other = (FANTASY, MYSTERY) if user <= 20 else (MYSTERY, FANTASY)
-            picks = list(rng.choice(list(liked), 8, replace=False)) + list(rng.choice(list(other), 2, replace=False))
+            picks = list(rng.choice(list(liked), 8, replace=False)) + list(
+                rng.choice(list(other), 2, replace=False)
+            )
             for book in picks:
                 half = int(rng.integers(8, 11)) if book in liked else int(rng.integers(2, 5))
-                conn.execute(sa.text("INSERT INTO rating VALUES (:u, :b, :h, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-                             {"u": user, "b": int(book), "h": half})
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO rating VALUES (:u, :b, :h, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"u": user, "b": int(book), "h": half},
+                )
         if engine.dialect.name == "postgresql":
             for table in ("app_user", "book", "category"):
-                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                    )
+                )
 
 
 @pytest.fixture(scope="module")
@@ -89,20 +113,28 @@ async def login_as(api: Api, engine: sa.Engine, user_id: int) -> str:
     from schema.auth import Passwords
 
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE app_user SET password_hash = :h WHERE id = :i"),
-                     {"h": Passwords().hash("reader password"), "i": user_id})
-    data = await api.ok('mutation($u: String!) { login(username: $u, password: "reader password") { token } }',
-                        {"u": f"reader-{user_id}"})
+        conn.execute(
+            sa.text("UPDATE app_user SET password_hash = :h WHERE id = :i"),
+            {"h": Passwords().hash("reader password"), "i": user_id},
+        )
+    data = await api.ok(
+        'mutation($u: String!) { login(username: $u, password: "reader password") { token } }',
+        {"u": f"reader-{user_id}"},
+    )
     return data["login"]["token"]  # type: ignore[no-any-return]
 
 
 def rated_by(engine: sa.Engine, user_id: int) -> set[str]:
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT book_id FROM rating WHERE user_id = :u"), {"u": user_id})
+        rows = conn.execute(
+            sa.text("SELECT book_id FROM rating WHERE user_id = :u"), {"u": user_id}
+        )
         return {str(b) for (b,) in rows}
 
 
-async def test_model_path_excludes_rated_and_disliked_and_explains(rec_api: Api, engine: sa.Engine) -> None:
+async def test_model_path_excludes_rated_and_disliked_and_explains(
+    rec_api: Api, engine: sa.Engine
+) -> None:
     token = await login_as(rec_api, engine, 3)  # a fantasy reader
     await rec_api.ok('mutation { dislikeBook(bookId: "1") { id } }', token=token)
     recs = (await rec_api.ok(REC, {"n": 5}, token))["recommendations"]
@@ -129,10 +161,14 @@ async def test_model_list_is_filled_from_the_fallbacks(rec_api: Api, engine: sa.
     assert all(r["predictedStars"] is None for r in recs if r["source"] == "POPULAR")
 
 
-async def test_fold_in_for_a_reader_who_signed_up_after_training(rec_api: Api, engine: sa.Engine) -> None:
+async def test_fold_in_for_a_reader_who_signed_up_after_training(
+    rec_api: Api, engine: sa.Engine
+) -> None:
     token = await rec_api.register("latecomer")
     for book in ("13", "14", "15"):
-        await rec_api.ok(f'mutation {{ rateBook(bookId: "{book}", stars: 5) {{ stars }} }}', token=token)
+        await rec_api.ok(
+            f'mutation {{ rateBook(bookId: "{book}", stars: 5) {{ stars }} }}', token=token
+        )
     recs = (await rec_api.ok(REC, {"n": 5}, token))["recommendations"]
     assert {r["source"] for r in recs} == {"FOLD_IN"}
     ids = [r["book"]["id"] for r in recs]
@@ -142,7 +178,9 @@ async def test_fold_in_for_a_reader_who_signed_up_after_training(rec_api: Api, e
     assert all(r["predictedStars"] is not None for r in recs)
 
 
-async def test_category_popular_then_popular_for_a_new_reader(rec_api: Api, engine: sa.Engine) -> None:
+async def test_category_popular_then_popular_for_a_new_reader(
+    rec_api: Api, engine: sa.Engine
+) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE book SET like_count = 9 WHERE id = 20"))
     token = await rec_api.register("newbie", categories=["2"])
@@ -173,7 +211,7 @@ async def test_recommendations_need_a_signed_in_reader(rec_api: Api) -> None:
 
 
 async def test_similar_books(rec_api: Api) -> None:
-    q = 'query($b: ID!) { similarBooks(bookId: $b, first: 4) { score source book { id } } }'
+    q = "query($b: ID!) { similarBooks(bookId: $b, first: 4) { score source book { id } } }"
     model = (await rec_api.ok(q, {"b": "2"}))["similarBooks"]
     assert [r["source"] for r in model] == ["MODEL"] * 4
     assert "2" not in {r["book"]["id"] for r in model}
@@ -185,7 +223,11 @@ async def test_similar_books(rec_api: Api) -> None:
 
 
 async def test_model_info(rec_api: Api) -> None:
-    info = (await rec_api.ok("{ modelInfo { version architecture readersKnown booksKnown createdAt holdoutMetrics baselineMetrics } }"))["modelInfo"]
+    info = (
+        await rec_api.ok(
+            "{ modelInfo { version architecture readersKnown booksKnown createdAt holdoutMetrics baselineMetrics } }"
+        )
+    )["modelInfo"]
     assert info["version"] == "v0002" and info["architecture"] == "default"
     assert info["readersKnown"] == 40 and info["booksKnown"] == 24
     assert {"rmse", "ndcg@10"} <= set(info["holdoutMetrics"])
@@ -197,9 +239,10 @@ async def test_no_model_published_means_popular_and_null_model_info(
     _populate(engine)
     settings = make_settings(database_url, model_dir=tmp_path / "none")
     app = create_app(settings, engine)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
         api = Api(client)
         assert (await api.ok("{ modelInfo { version } }"))["modelInfo"] is None
         token = await login_as(api, engine, 3)
@@ -223,7 +266,9 @@ async def test_live_switch_and_rollback(rec_api: Api, model_dir: Path) -> None:
     await _wait_for_version(rec_api, "v0002")
 
 
-async def test_broken_artifact_is_refused_and_previous_keeps_serving(rec_api: Api, model_dir: Path, engine: sa.Engine) -> None:
+async def test_broken_artifact_is_refused_and_previous_keeps_serving(
+    rec_api: Api, model_dir: Path, engine: sa.Engine
+) -> None:
     broken = model_dir / "v0003"
     shutil.copytree(model_dir / "v0002", broken)
     onnx_file = next(broken.glob("*.onnx"))

@@ -13,7 +13,9 @@ from tests.api.conftest import Api, make_settings
 async def test_malformed_requests_are_json_errors_not_500(api: Api) -> None:
     c = api.client
     cases = [
-        await c.post("/graphql", content=b"{not json", headers={"content-type": "application/json"}),
+        await c.post(
+            "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+        ),
         await c.post("/graphql", json={"query": "{ books { totalCount }", "variables": {}}),
         await c.post("/graphql", json={"variables": {}}),
         await c.post("/graphql", json={"query": "{ me { id } }", "variables": [1, 2]}),
@@ -33,8 +35,11 @@ async def test_syntax_error_has_code(api: Api) -> None:
 
 
 async def test_query_over_get_works(api: Api) -> None:
-    response = await api.client.get("/graphql", params={"query": "{ categories { name } }"},
-                                     headers={"accept": "application/json"})
+    response = await api.client.get(
+        "/graphql",
+        params={"query": "{ categories { name } }"},
+        headers={"accept": "application/json"},
+    )
     assert response.status_code == 200
     assert len(response.json()["data"]["categories"]) == 3
 
@@ -50,7 +55,9 @@ async def test_depth_alias_and_token_limits(database_url: str, seed_catalog: Non
         assert "exceeds maximum operation depth" in error["message"]
         assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
         # through fragments too
-        via_fragment = "fragment R on User { ratings { edges { node { book { id } } } } } { me { ...R } }"
+        via_fragment = (
+            "fragment R on User { ratings { edges { node { book { id } } } } } { me { ...R } }"
+        )
         assert "depth" in (await api.error(via_fragment))["message"]
         aliases = " ".join(f"a{i}: categories {{ id }}" for i in range(31))
         assert "alias" in (await api.error(f"{{ {aliases} }}"))["message"].lower()
@@ -59,13 +66,16 @@ async def test_depth_alias_and_token_limits(database_url: str, seed_catalog: Non
 
 
 async def test_oversized_body_is_413(api: Api) -> None:
-    response = await api.client.post("/graphql", json={"query": "{ me { id } }", "pad": "x" * 200_000})
+    response = await api.client.post(
+        "/graphql", json={"query": "{ me { id } }", "pad": "x" * 200_000}
+    )
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
-async def test_unexpected_errors_are_masked_and_logged(api: Api, engine: sa.Engine,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+async def test_unexpected_errors_are_masked_and_logged(
+    api: Api, engine: sa.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE book_category"))
     body = await api.gql('{ book(id: "1") { title categories { name } } }')
@@ -90,13 +100,17 @@ async def test_healthz_reports_unreachable_database(tmp_path) -> None:  # type: 
     assert response.json()["database"].startswith("unreachable")
 
 
-async def test_production_mode_hides_graphiql_introspection_and_suggestions(database_url: str) -> None:
+async def test_production_mode_hides_graphiql_introspection_and_suggestions(
+    database_url: str,
+) -> None:
     settings = make_settings(database_url, env="production")
     app = create_app(settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         ide = await c.get("/graphql", headers={"accept": "text/html"})
         assert "graphiql" not in ide.text.lower()
-        introspection = (await c.post("/graphql", json={"query": "{ __schema { types { name } } }"})).json()
+        introspection = (
+            await c.post("/graphql", json={"query": "{ __schema { types { name } } }"})
+        ).json()
         assert introspection["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
         typo = (await c.post("/graphql", json={"query": "{ boks { id } }"})).json()
         assert "Did you mean" not in typo["errors"][0]["message"]

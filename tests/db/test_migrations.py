@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
+from alembic import command
 from db.engine import make_engine
 from db.schema_setup import alembic_config, downgrade, upgrade
 
@@ -43,8 +43,14 @@ def test_constraints_hold_when_the_orm_is_bypassed(engine: sa.Engine) -> None:
 
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO book (id, title) VALUES (1, 'B')"))
-        conn.execute(sa.text("INSERT INTO app_user (id, username, username_key, created_at) VALUES (1, 'Ann', 'ann', CURRENT_TIMESTAMP)"))
-        conn.execute(sa.text("INSERT INTO rating VALUES (1, 1, 4, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO app_user (id, username, username_key, created_at) VALUES (1, 'Ann', 'ann', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            sa.text("INSERT INTO rating VALUES (1, 1, 4, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+        )
     bad = [
         "INSERT INTO rating VALUES (1, 1, 5, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",  # duplicate
         "INSERT INTO rating VALUES (1, 2, 5, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",  # orphan book

@@ -1,0 +1,121 @@
+"""Quality benchmark on MovieLens-100K, through the project's own path.
+
+    python bench/quality.py [--archs seed000,seed003,default] [--cache DIR] [--seed N]
+
+1. fetch ML-100K from the recbole 1.2.1 wheel into a cache dir outside the repo (never commit
+   it: the MovieLens licence forbids redistribution), rewritten in the original u.data/u.item
+   layout;
+2. import it into a fresh SQLite database with the project's importer (``bookrec import``'s code);
+3. for each architecture run ``training.pipeline.train``: the holdout run (fit on the
+   training part, exported to ONNX, scored by the inference layer on the held-out part),
+   then the refit on all ratings and the artifact;
+4. print one table: the held-out metrics of every model beside popularity.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_CACHE = Path(os.environ.get("BOOKREC_CACHE", Path.home() / ".cache" / "bookrec"))
+WHEEL_MEMBER = "recbole/dataset_example/ml-100k/"
+
+
+def fetch_ml100k(cache: Path) -> Path:
+    """Directory holding u.data / u.item / u.genre for ML-100K (downloaded once)."""
+    from db.importers.movielens import write_ml100k_from_recbole
+
+    target = cache / "ml-100k"
+    if (target / "u.data").is_file() and (target / "u.item").is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bookrec-recbole-") as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "recbole==1.2.1",
+                        "-d", tmp], check=True)
+        wheel = next(Path(tmp).glob("recbole-1.2.1-*.whl"))
+        raw = Path(tmp) / "raw"
+        with zipfile.ZipFile(wheel) as zf:
+            for member in zf.namelist():
+                if member.startswith(WHEEL_MEMBER) and member.endswith((".inter", ".item")):
+                    zf.extract(member, raw)
+        write_ml100k_from_recbole(raw / WHEEL_MEMBER, target)
+    return target
+
+
+def database_with(ml100k: Path, workdir: Path) -> str:
+    """A fresh SQLite database holding ML-100K, imported by the project's importer."""
+    from db import importers
+    from db.engine import make_engine
+    from db.schema_setup import upgrade
+
+    url = f"sqlite:///{workdir / 'bench.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        print(importers.import_movielens(engine, ml100k, progress=False).summary(), flush=True)
+    finally:
+        engine.dispose()
+    return url
+
+
+def machine_info() -> str:
+    import numpy as np
+    import onnxruntime
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"TensorFlow {tf.__version__}, onnxruntime {onnxruntime.__version__}, numpy {np.__version__}")
+
+
+def run(database_url: str, archs: list[str], models_dir: Path, seed: int = 42) -> str:
+    """Train every architecture from ``database_url`` and return the benchmark table."""
+    from training.evaluation import format_table
+    from training.pipeline import train
+
+    rows, baseline = [], None
+    for arch in archs:
+        started = time.perf_counter()
+        result = train(database_url, models_dir / arch, arch=arch, seed=seed, force=True)
+        total = time.perf_counter() - started
+        print(f"{arch}: {result.version} epochs={result.epochs} parity={result.parity_max_abs_diff:.2g} "
+              f"total {total:.0f}s", flush=True)
+        rows.append((arch, {**result.metrics, "fit s": round(result.fit_seconds, 1), "epochs": result.epochs}))
+        baseline = result.baseline_metrics
+    if baseline is not None:
+        rows.insert(0, ("popularity", {**baseline, "fit s": 0.0, "epochs": 0}))
+    title = ("MovieLens-100K, per-user 25% holdout (split seed 42); models fit on the training part only, "
+             "exported to ONNX and scored by the inference layer. 'fit s' = holdout fit seconds.")
+    return format_table(rows, title, extra=("fit s", "epochs")) + "\n" + machine_info()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", default="seed000,seed003,default")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    ml100k = fetch_ml100k(args.cache)
+    with tempfile.TemporaryDirectory(prefix="bookrec-quality-") as tmp:
+        url = database_with(ml100k, Path(tmp))
+        print(run(url, args.archs.split(","), Path(tmp) / "models", seed=args.seed))
+
+
+if __name__ == "__main__":
+    main()
