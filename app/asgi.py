@@ -14,6 +14,7 @@ import anyio
 import anyio.to_thread
 import sqlalchemy as sa
 from cross_web import HTTPException
+from graphql import GraphQLError
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +23,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from app.settings import Settings
 from db.engine import make_engine
@@ -32,6 +35,7 @@ from schema import build_schema
 from schema.auth import LoginThrottle, Passwords, Tokens
 from schema.build import Limits
 from schema.context import Context, Services
+from schema.extensions import MASKED_MESSAGE
 
 log = logging.getLogger("bookrec.app")
 
@@ -64,12 +68,42 @@ class BookrecGraphQL(GraphQL[Context, None]):
             )
         await response(scope, receive, send)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """Strawberry reads a body as UTF-8 JSON holding an object (or a batch list) and
+        crashes (a 500) on anything else: refuse those as the client's mistake instead."""
+        try:
+            value = json.loads(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "The request body is not valid UTF-8.") from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "Expected a JSON object (the GraphQL request).")
+        return value
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """The error policy's last line. ErrorPolicy codes every error of an operation that
+        completes; one that crashes before execution (a validation rule raising on odd input)
+        bypasses it, and strawberry would send the raw exception text, with no code."""
+        if result.errors:
+            result.errors = [_mask_uncoded(error) for error in result.errors]
+        return await super().process_result(request, result)
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
             services=self.services,
             uow=UnitOfWork(self.engine),
             authorization=request.headers.get("authorization"),
         )
+
+
+def _mask_uncoded(error: GraphQLError) -> GraphQLError:
+    if (error.extensions or {}).get("code"):
+        return error
+    log.error(
+        "unexpected error outside execution: %s", error.message, exc_info=error.original_error
+    )
+    return GraphQLError(MASKED_MESSAGE, extensions={"code": "INTERNAL_SERVER_ERROR"})
 
 
 class BodyLimit:
@@ -118,9 +152,9 @@ class _TooLarge(Exception):
     pass
 
 
-def build_services(settings: Settings, engine: Engine) -> Services:
+def build_services(settings: Settings) -> Services:
     return Services(
-        popularity=PopularityCache(engine, settings.popularity_ttl_seconds),
+        popularity=PopularityCache(settings.database_url, settings.popularity_ttl_seconds),
         live_model=LiveModel(settings.model_dir, threads=settings.onnx_threads),
         passwords=Passwords(),
         tokens=Tokens(secret=settings.signing_key(), ttl_seconds=settings.token_ttl_seconds),
@@ -131,8 +165,9 @@ def build_services(settings: Settings, engine: Engine) -> Services:
 def create_app(
     settings: Settings, engine: Engine | None = None, services: Services | None = None
 ) -> Starlette:
+    owns_engine = engine is None
     engine = engine or make_engine(settings.database_url)
-    services = services or build_services(settings, engine)
+    services = services or build_services(settings)
     schema = build_schema(
         Limits(
             max_depth=settings.max_query_depth,
@@ -168,26 +203,33 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:  # warm the popularity snapshot, so that no request waits for the first one
+            await anyio.to_thread.run_sync(services.popularity.get)
+        except Exception:
+            log.exception("could not load the popularity snapshot at start; will retry")
         live = services.live_model
-        if live is None:
-            yield
-            return
-        await anyio.to_thread.run_sync(live.refresh)
+        poller = None
+        if live is not None:
+            await anyio.to_thread.run_sync(live.refresh)
 
-        async def follow_current_model() -> None:
-            while True:
-                await asyncio.sleep(settings.model_poll_seconds)
-                await anyio.to_thread.run_sync(live.refresh)
+            async def follow_current_model() -> None:
+                while True:
+                    await asyncio.sleep(settings.model_poll_seconds)
+                    await anyio.to_thread.run_sync(live.refresh)
 
-        # A plain task (not a task group): the lifespan may be entered and left from
-        # different tasks, as test harnesses do.
-        poller = asyncio.create_task(follow_current_model(), name="follow-current-model")
+            # A plain task (not a task group): the lifespan may be entered and left from
+            # different tasks, as test harnesses do.
+            poller = asyncio.create_task(follow_current_model(), name="follow-current-model")
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            services.popularity.dispose()
+            if owns_engine:
+                engine.dispose()
 
     app = Starlette(
         lifespan=lifespan,

@@ -9,6 +9,7 @@ activity), trains the ``default`` model for a bounded number of epochs straight 
 scoring + top-10 for one reader (median over --readers readers) with onnxruntime, against a
 plain numpy matrix-vector product + argpartition over the same embeddings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def synthetic_ratings(n_users: int, n_books: int, n_ratings: int, seed: int = 0, rank: int = 8) -> pd.DataFrame:
+def synthetic_ratings(
+    n_users: int, n_books: int, n_ratings: int, seed: int = 0, rank: int = 8
+) -> pd.DataFrame:
     """Unique (reader, book) pairs with low-rank stars; nothing dense is ever materialised."""
     rng = np.random.default_rng(seed)
     book_p = 1.0 / np.arange(1, n_books + 1) ** 0.9
@@ -52,7 +55,11 @@ def synthetic_ratings(n_users: int, n_books: int, n_ratings: int, seed: int = 0,
     stars = np.empty(n_ratings, dtype=np.float32)
     for start in range(0, n_ratings, 1_000_000):  # chunked: no n_ratings x rank temporaries
         sl = slice(start, start + 1_000_000)
-        raw = 3.5 + np.einsum("ij,ij->i", taste[users[sl]], traits[books[sl]]) + rng.normal(0, 0.5, users[sl].size)
+        raw = (
+            3.5
+            + np.einsum("ij,ij->i", taste[users[sl]], traits[books[sl]])
+            + rng.normal(0, 0.5, users[sl].size)
+        )
         stars[sl] = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
     return pd.DataFrame({"user_id": users + 1, "book_id": books + 1, "stars": stars})
 
@@ -89,8 +96,11 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.perf_counter()
     frame = synthetic_ratings(args.users, args.books, args.ratings, args.seed)
-    print(f"generated {len(frame):,} ratings ({frame.user_id.nunique():,} readers x {frame.book_id.nunique():,} "
-          f"books) in {time.perf_counter() - started:.1f}s; peak RSS {peak_rss_mb():.0f} MB", flush=True)
+    print(
+        f"generated {len(frame):,} ratings ({frame.user_id.nunique():,} readers x {frame.book_id.nunique():,} "
+        f"books) in {time.perf_counter() - started:.1f}s; peak RSS {peak_rss_mb():.0f} MB",
+        flush=True,
+    )
 
     import keras
     import onnxruntime as ort
@@ -106,11 +116,24 @@ def main(argv: list[str] | None = None) -> None:
     from training.fit import build
 
     keras.utils.set_random_seed(args.seed)
-    model = build(spec, data.n_users, data.n_books, float(data.stars.mean()), scale,
-                  np.bincount(data.books, minlength=data.n_books))
+    model = build(
+        spec,
+        data.n_users,
+        data.n_books,
+        float(data.stars.mean()),
+        scale,
+        np.bincount(data.books, minlength=data.n_books),
+    )
     timer = EpochTimer()
-    model.fit((data.users, data.books), data.stars, batch_size=spec.batch_size, epochs=args.epochs,
-              shuffle=True, verbose=2, callbacks=[timer.keras_callback()])
+    model.fit(
+        (data.users, data.books),
+        data.stars,
+        batch_size=spec.batch_size,
+        epochs=args.epochs,
+        shuffle=True,
+        verbose=2,
+        callbacks=[timer.keras_callback()],
+    )
     train_rss = peak_rss_mb()
 
     with tempfile.TemporaryDirectory(prefix="bookrec-scale-") as tmp:
@@ -118,8 +141,9 @@ def main(argv: list[str] | None = None) -> None:
         parity = check_parity(model, Path(tmp))
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
-        session = ort.InferenceSession(str(Path(tmp) / "score_user.onnx"), options,
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(Path(tmp) / "score_user.onnx"), options, providers=["CPUExecutionProvider"]
+        )
         rng = np.random.default_rng(1)
         readers = rng.choice(data.n_users, args.readers, replace=False).astype(np.int64)
         onnx_times, numpy_times = [], []
@@ -140,18 +164,30 @@ def main(argv: list[str] | None = None) -> None:
             agree += len(set(top_onnx.tolist()) & set(top_np.tolist())) == 10
 
     print()
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"data: {data.n_users:,} readers x {data.n_books:,} books x {data.users.size:,} ratings; "
-          f"ranking head softmax={model.softmax}, batch {spec.batch_size}, dim {model.dim}")
-    print(f"training: {', '.join(f'{s:.1f}' for s in timer.seconds)} s/epoch "
-          f"({data.users.size / np.mean(timer.seconds):,.0f} ratings/s)")
-    print(f"peak RSS: {train_rss:.0f} MB after training, {peak_rss_mb():.0f} MB overall (limit 4096 MB)")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"data: {data.n_users:,} readers x {data.n_books:,} books x {data.users.size:,} ratings; "
+        f"ranking head softmax={model.softmax}, batch {spec.batch_size}, dim {model.dim}"
+    )
+    print(
+        f"training: {', '.join(f'{s:.1f}' for s in timer.seconds)} s/epoch "
+        f"({data.users.size / np.mean(timer.seconds):,.0f} ratings/s)"
+    )
+    print(
+        f"peak RSS: {train_rss:.0f} MB after training, {peak_rss_mb():.0f} MB overall (limit 4096 MB)"
+    )
     print(f"export parity (Keras vs ONNX): max abs diff {parity:.2g}")
     print(f"one reader, all {data.n_books:,} books + top-10 (median of {args.readers}):")
-    print(f"  onnxruntime (1 thread, scores + stars): {np.median(onnx_times) * 1e3:.3f} ms "
-          f"(p95 {np.percentile(onnx_times, 95) * 1e3:.3f} ms)")
-    print(f"  numpy matvec + argpartition (scores):   {np.median(numpy_times) * 1e3:.3f} ms "
-          f"(p95 {np.percentile(numpy_times, 95) * 1e3:.3f} ms)")
+    print(
+        f"  onnxruntime (1 thread, scores + stars): {np.median(onnx_times) * 1e3:.3f} ms "
+        f"(p95 {np.percentile(onnx_times, 95) * 1e3:.3f} ms)"
+    )
+    print(
+        f"  numpy matvec + argpartition (scores):   {np.median(numpy_times) * 1e3:.3f} ms "
+        f"(p95 {np.percentile(numpy_times, 95) * 1e3:.3f} ms)"
+    )
     print(f"  identical top-10 sets: {agree}/{args.readers}")
 
 

@@ -122,6 +122,8 @@ class Rating(SQLModel, table=True):
         sa.CheckConstraint(
             f"half_stars BETWEEN {MIN_HALF_STARS} AND {MAX_HALF_STARS}", name="half_stars_range"
         ),
+        # SQLite's integer affinity would keep 4.5 as a REAL; a whole number is required.
+        sa.CheckConstraint("half_stars = CAST(half_stars AS INTEGER)", name="half_stars_whole"),
     )
 
     user_id: int = Field(

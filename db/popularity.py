@@ -6,6 +6,7 @@ it is older than its time to live (requests meanwhile use the previous snapshot)
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -15,7 +16,10 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel import col
 
+from db.engine import make_engine
 from db.models import Book, BookCategory, Rating
+
+log = logging.getLogger("bookrec.popularity")
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,10 @@ def load_popularity(engine: sa.Engine) -> PopularityIndex:
 
 
 class PopularityCache:
-    def __init__(self, engine: sa.Engine, ttl_seconds: float = 30.0) -> None:
-        self._engine = engine
+    def __init__(self, database_url: str, ttl_seconds: float = 30.0) -> None:
+        # Its own connections, outside the request pool: requests that hold pooled
+        # connections may be waiting for this snapshot.
+        self._engine = make_engine(database_url, poolclass=sa.pool.NullPool)
         self._ttl = ttl_seconds
         self._index: PopularityIndex | None = None
         self._loaded_at = 0.0
@@ -113,6 +119,9 @@ class PopularityCache:
     def invalidate(self) -> None:
         self._loaded_at = 0.0
 
+    def dispose(self) -> None:
+        self._engine.dispose()
+
     def _store(self, index: PopularityIndex) -> None:
         self._index = index
         self._loaded_at = time.monotonic()
@@ -126,6 +135,8 @@ class PopularityCache:
         def work() -> None:
             try:
                 self._store(load_popularity(self._engine))
+            except Exception:  # keep serving the previous snapshot; try again later
+                log.exception("popularity refresh failed")
             finally:
                 self._refreshing = False
 

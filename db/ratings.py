@@ -16,7 +16,6 @@ from sqlmodel import Session, col, select
 from db.catalog import get_book
 from db.errors import InvalidInput
 from db.models import (
-    FEEDBACK_DISLIKED,
     FEEDBACK_LIKED,
     MAX_HALF_STARS,
     MIN_HALF_STARS,
@@ -48,9 +47,17 @@ def rate(session: Session, user_id: int, book_id: int, half_stars: int) -> Ratin
     stmt = _insert(session)(Rating).values(
         user_id=user_id, book_id=book_id, half_stars=half_stars, created_at=now, updated_at=now
     )
+    # On PostgreSQL the update may wait for another writer's row lock: take its time
+    # after that wait, so that updated_at orders ratings by when they were really stored.
+    # (SQLite serialises writers at BEGIN IMMEDIATE, before `now` was taken.)
+    updated_at = (
+        sa.func.clock_timestamp()
+        if session.get_bind().dialect.name == "postgresql"
+        else stmt.excluded.updated_at
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=["user_id", "book_id"],
-        set_={"half_stars": stmt.excluded.half_stars, "updated_at": stmt.excluded.updated_at},
+        set_={"half_stars": stmt.excluded.half_stars, "updated_at": updated_at},
     ).returning(Rating)
     rating = session.exec(stmt).scalars().one()  # type: ignore[call-overload]
     return rating
@@ -102,20 +109,19 @@ def count_ratings_of_user(session: Session, user_id: int) -> int:
     return int(session.exec(stmt).one())
 
 
-def rated_stars_of_user(session: Session, user_id: int) -> list[tuple[int, float]]:
-    stmt = select(Rating.book_id, Rating.half_stars).where(Rating.user_id == user_id)
-    return [(book_id, half / 2.0) for book_id, half in session.exec(stmt).all()]
-
-
 # --- feedback ---------------------------------------------------------------------------
 
 
 def set_feedback(session: Session, user_id: int, book_id: int, kind: str | None) -> Book:
     """Set (or clear, with None) the reader's like/dislike and keep the book's like count.
 
-    The book row is locked first (FOR UPDATE on PostgreSQL; SQLite's write transaction is
-    already exclusive), so concurrent feedback on one book cannot lose an update."""
-    book = session.exec(select(Book).where(Book.id == book_id).with_for_update()).first()
+    The book row is locked first (FOR NO KEY UPDATE on PostgreSQL; SQLite's write transaction
+    is already exclusive), so concurrent feedback on one book cannot lose an update. Not FOR
+    UPDATE: that also conflicts with the KEY SHARE lock a rating insert takes on its book (the
+    foreign key check), and two operations that rate one book and like another deadlock."""
+    book = session.exec(
+        select(Book).where(Book.id == book_id).with_for_update(key_share=True)
+    ).first()
     if book is None:
         get_book(session, book_id)  # raises NotFound with the standard message
     assert book is not None
@@ -149,13 +155,6 @@ def feedback_of_user_for_books(
         Feedback.user_id == user_id, col(Feedback.book_id).in_(set(book_ids))
     )
     return dict(session.exec(stmt).all())
-
-
-def disliked_book_ids(session: Session, user_id: int) -> set[int]:
-    stmt = select(Feedback.book_id).where(
-        Feedback.user_id == user_id, Feedback.kind == FEEDBACK_DISLIKED
-    )
-    return set(session.exec(stmt).all())
 
 
 # --- bulk reads for training -------------------------------------------------------------

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
 
 from db.catalog import require_categories
 from db.errors import Conflict, NotFound
-from db.models import Category, User, UserCategory
+from db.models import FEEDBACK_DISLIKED, Category, Feedback, Rating, User, UserCategory
 
 
 def username_key(username: str) -> str:
@@ -80,3 +81,31 @@ def categories_of_users(session: Session, user_ids: Sequence[int]) -> dict[int, 
 def category_ids_of_user(session: Session, user_id: int) -> list[int]:
     stmt = select(UserCategory.category_id).where(UserCategory.user_id == user_id)
     return list(session.exec(stmt).all())
+
+
+@dataclass(frozen=True)
+class ReaderState:
+    """What recommending for a reader needs from the database, read in one go."""
+
+    history: list[tuple[int, float]]  # (book id, stars)
+    disliked: frozenset[int]
+    category_ids: frozenset[int]
+
+
+def reader_state(session: Session, user_id: int) -> ReaderState | None:
+    """None if the reader does not exist (any more)."""
+    if session.get(User, user_id) is None:
+        return None
+    history = session.exec(
+        select(Rating.book_id, Rating.half_stars).where(Rating.user_id == user_id)
+    ).all()
+    disliked = session.exec(
+        select(Feedback.book_id).where(
+            Feedback.user_id == user_id, Feedback.kind == FEEDBACK_DISLIKED
+        )
+    ).all()
+    return ReaderState(
+        history=[(book_id, half / 2.0) for book_id, half in history],
+        disliked=frozenset(disliked),
+        category_ids=frozenset(category_ids_of_user(session, user_id)),
+    )

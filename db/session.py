@@ -3,6 +3,13 @@
 Database calls are blocking, so they run in worker threads; the event loop only awaits them.
 A Session must not be used by two threads at once, and strawberry resolves sibling fields
 concurrently, so the unit of work serialises its calls with a lock.
+
+A transaction stays open across awaits, and its next step needs a worker thread. Threads
+that wait for a database resource (a pooled connection, SQLite's write lock) must therefore
+not take every thread the open transactions need to finish, or under load (more concurrent
+operations than threads) nothing finishes until timeouts fire: a unit's first call, which
+checks out a connection and begins, runs under one limiter; the calls of a unit that holds
+its connection, commit and rollback included, run under another.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -19,6 +28,21 @@ from db.engine import IMMEDIATE
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+# Per event loop. Starting units wait for a connection or a lock; open units only do work.
+_STARTING: RunVar[CapacityLimiter] = RunVar("bookrec_db_starting")
+_OPEN: RunVar[CapacityLimiter] = RunVar("bookrec_db_open")
+STARTING_THREADS = 16
+OPEN_THREADS = 40
+
+
+def _limiter(var: RunVar[CapacityLimiter], tokens: int) -> CapacityLimiter:
+    try:
+        return var.get()
+    except LookupError:
+        limiter = CapacityLimiter(tokens)
+        var.set(limiter)
+        return limiter
 
 
 class UnitOfWork:
@@ -33,9 +57,7 @@ class UnitOfWork:
     def _get_session(self) -> Session:
         if self._session is None:
             bind = (
-                self._engine.execution_options(**{IMMEDIATE: True})
-                if self.writes
-                else (self._engine)
+                self._engine.execution_options(**{IMMEDIATE: True}) if self.writes else self._engine
             )
             self._session = Session(bind, expire_on_commit=False, autoflush=True)
         return self._session
@@ -43,7 +65,25 @@ class UnitOfWork:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(session, *args)` in a worker thread inside this unit's transaction."""
         async with self._lock:
-            return await anyio.to_thread.run_sync(self._call, fn, args)
+            limiter = (
+                _limiter(_STARTING, STARTING_THREADS)
+                if self._session is None
+                else _limiter(_OPEN, OPEN_THREADS)
+            )
+            return await anyio.to_thread.run_sync(self._call, fn, args, limiter=limiter)
+
+    async def read_apart(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a read-only `fn(session, *args)` in its own short transaction, outside this
+        unit's: for a mutation that must not hold the write lock while it does slow work
+        (sign-in checks a password after looking the account up)."""
+        return await anyio.to_thread.run_sync(
+            self._read_apart, fn, args, limiter=_limiter(_STARTING, STARTING_THREADS)
+        )
+
+    def _read_apart(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        # Closing (not rolling back) ends the transaction and keeps the loaded rows usable.
+        with Session(self._engine, expire_on_commit=False) as session:
+            return fn(session, *args)
 
     def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         session = self._get_session()
@@ -54,12 +94,16 @@ class UnitOfWork:
     async def commit(self) -> None:
         async with self._lock:
             if self._session is not None:
-                await anyio.to_thread.run_sync(self._finish, True)
+                await anyio.to_thread.run_sync(
+                    self._finish, True, limiter=_limiter(_OPEN, OPEN_THREADS)
+                )
 
     async def rollback(self) -> None:
         async with self._lock:
             if self._session is not None:
-                await anyio.to_thread.run_sync(self._finish, False)
+                await anyio.to_thread.run_sync(
+                    self._finish, False, limiter=_limiter(_OPEN, OPEN_THREADS)
+                )
 
     def _finish(self, commit: bool) -> None:
         assert self._session is not None

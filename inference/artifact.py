@@ -8,6 +8,7 @@
         ...
 Only numpy/stdlib here: the server imports it without the training extra.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -101,7 +102,9 @@ def verify_checksums(artifact_dir: Path, manifest: dict[str, Any]) -> None:
             raise ArtifactError(f"{path}: listed in the manifest but missing")
         actual = sha256_file(path)
         if actual != expected:
-            raise ArtifactError(f"{path}: sha256 mismatch (manifest {expected[:12]}…, file {actual[:12]}…)")
+            raise ArtifactError(
+                f"{path}: sha256 mismatch (manifest {expected[:12]}…, file {actual[:12]}…)"
+            )
 
 
 def list_versions(model_dir: str | Path) -> list[str]:
@@ -141,7 +144,9 @@ def resolve(path: str | Path) -> Path:
         if not target.is_dir():
             raise ArtifactError(f"{root / CURRENT}: points to missing version {version}")
         return target
-    raise ArtifactError(f"{root}: neither an artifact (no {MANIFEST}) nor a models dir (no {CURRENT})")
+    raise ArtifactError(
+        f"{root}: neither an artifact (no {MANIFEST}) nor a models dir (no {CURRENT})"
+    )
 
 
 def publish_current(model_dir: str | Path, version: str) -> None:

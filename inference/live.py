@@ -51,9 +51,10 @@ class LiveModel:
             self._seen = state
             try:
                 version = current_version(self.model_dir)
-                if version is None or (
-                    self.current is not None and self.current.version == version
-                ):
+                if version is None:
+                    return False
+                if self.current is not None and self.current.version == version:
+                    self.last_refusal = None  # pointed back at what is serving: all is well
                     return False
                 model = Recommender.load(self.model_dir / version, threads=self.threads)
             except ArtifactError as exc:

@@ -8,6 +8,7 @@ Conventions (the ones the hand-computed tests pin down):
 - MAP@k: average precision truncated at k, normalised by min(|relevant|, k).
 Users with no relevant books are skipped by the caller.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -74,6 +75,8 @@ def ranking_metrics(
         f"ndcg@{k}": float(np.mean([ndcg_at_k(rankings[u], relevant[u], k) for u in users])),
         f"p@{k}": float(np.mean([precision_at_k(rankings[u], relevant[u], k) for u in users])),
         f"r@{k}": float(np.mean([recall_at_k(rankings[u], relevant[u], k) for u in users])),
-        f"map@{k}": float(np.mean([average_precision_at_k(rankings[u], relevant[u], k) for u in users])),
+        f"map@{k}": float(
+            np.mean([average_precision_at_k(rankings[u], relevant[u], k) for u in users])
+        ),
         "users": len(users),
     }

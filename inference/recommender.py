@@ -1,7 +1,8 @@
 """Serve a model artifact with numpy + onnxruntime only."""
+
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from .errors import ArtifactError
 USER_GRAPH = "score_user"  # user_index[N] -> scores[N, B], stars[N, B]
 VECTOR_GRAPH = "score_vector"  # user_vector[N, d], user_bias[N] -> scores[N, B], stars[N, B]
 OUTPUTS = ("scores", "stars")
-_CHUNK = 512  # users per onnx run when scoring many users
+_CELLS_PER_RUN = 1_000_000  # users x books per onnx run when scoring many users
+_OPTIONAL_ARRAYS = ("book_bias", "rank_projection", "rank_bias")
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -30,8 +32,13 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
 class Recommender:
     """A loaded, verified artifact. Safe for concurrent reads from many threads."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], sessions: dict[str, ort.InferenceSession],
-                 arrays: dict[str, np.ndarray]):
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        sessions: dict[str, ort.InferenceSession],
+        arrays: dict[str, np.ndarray],
+    ):
         self.path = path
         self.manifest = manifest
         self._sessions = sessions
@@ -44,6 +51,8 @@ class Recommender:
         norms = np.linalg.norm(factors, axis=1, keepdims=True)
         self._book_unit = factors / np.maximum(norms, 1e-12)
         self._book_bias = arrays.get("book_bias")
+        self._rank_projection = arrays.get("rank_projection")
+        self._rank_bias = arrays.get("rank_bias")
         self._fold_in = manifest.get("fold_in", {"kind": "similarity"})
         low, high = manifest["rating_scale"]
         self.rating_scale = (float(low), float(high))
@@ -71,10 +80,10 @@ class Recommender:
     @staticmethod
     def _load_arrays(root: Path, manifest: dict[str, Any]) -> dict[str, np.ndarray]:
         arrays = {}
-        for name in ("user_ids", "book_ids", "book_factors", "book_bias"):
+        for name in ("user_ids", "book_ids", "book_factors", *_OPTIONAL_ARRAYS):
             file = manifest.get("arrays", {}).get(name)
             if file is None:
-                if name == "book_bias":
+                if name in _OPTIONAL_ARRAYS:
                     continue
                 raise ArtifactError(f"{root / artifact.MANIFEST}: no array {name!r} listed")
             if file not in manifest["files"]:
@@ -84,25 +93,35 @@ class Recommender:
             except Exception as exc:  # numpy raises several types for bad files
                 raise ArtifactError(f"{root / file}: not a readable .npy array ({exc})") from exc
         n_users, n_books = manifest["n_users"], manifest["n_books"]
-        expected = {"user_ids": (n_users,), "book_ids": (n_books,), "book_bias": (n_books,)}
+        dim = arrays["book_factors"].shape[-1] if arrays["book_factors"].ndim == 2 else -1
+        expected = {
+            "user_ids": (n_users,),
+            "book_ids": (n_books,),
+            "book_bias": (n_books,),
+            "rank_bias": (n_books,),
+            "rank_projection": (dim, dim),
+        }
         for name, shape in expected.items():
             if name in arrays and arrays[name].shape != shape:
-                raise ArtifactError(
-                    f"{root / manifest['arrays'][name]}: shape {arrays[name].shape}, expected {shape}"
-                )
+                where = root / manifest["arrays"][name]
+                raise ArtifactError(f"{where}: shape {arrays[name].shape}, expected {shape}")
         factors = arrays["book_factors"]
         if factors.ndim != 2 or factors.shape[0] != n_books:
-            raise ArtifactError(
-                f"{root / manifest['arrays']['book_factors']}: shape {factors.shape}, expected ({n_books}, d)"
-            )
+            where = root / manifest["arrays"]["book_factors"]
+            raise ArtifactError(f"{where}: shape {factors.shape}, expected ({n_books}, d)")
         for name, values in arrays.items():
             if not np.all(np.isfinite(values)):
                 raise ArtifactError(f"{root / manifest['arrays'][name]}: contains NaN or infinity")
         return arrays
 
     @staticmethod
-    def _open_graph(root: Path, name: str, spec: dict[str, Any], manifest: dict[str, Any],
-                    options: ort.SessionOptions) -> ort.InferenceSession:
+    def _open_graph(
+        root: Path,
+        name: str,
+        spec: dict[str, Any],
+        manifest: dict[str, Any],
+        options: ort.SessionOptions,
+    ) -> ort.InferenceSession:
         file = root / spec.get("file", "")
         if spec.get("file") not in manifest["files"]:
             raise ArtifactError(f"{file}: graph {name!r} is not covered by a checksum")
@@ -118,12 +137,17 @@ class Recommender:
             for arg in actual:
                 want = wanted[arg.name]
                 if len(arg.shape) != len(want) or any(
-                    isinstance(a, int) and isinstance(w, int) and a != w for a, w in zip(arg.shape, want)
+                    isinstance(a, int) and isinstance(w, int) and a != w
+                    for a, w in zip(arg.shape, want, strict=True)
                 ):
-                    raise ArtifactError(f"{file}: {kind} {arg.name!r} has shape {arg.shape}, expected {want}")
+                    raise ArtifactError(
+                        f"{file}: {kind} {arg.name!r} has shape {arg.shape}, expected {want}"
+                    )
         for out in spec.get("outputs", {}).values():
             if out[-1] != manifest["n_books"]:
-                raise ArtifactError(f"{file}: outputs must score {manifest['n_books']} books, not {out[-1]}")
+                raise ArtifactError(
+                    f"{file}: outputs must score {manifest['n_books']} books, not {out[-1]}"
+                )
         return session
 
     def _smoke_test(self) -> None:
@@ -139,12 +163,14 @@ class Recommender:
             dim = self._book_factors.shape[1]
             out = self._sessions[VECTOR_GRAPH].run(
                 list(OUTPUTS),
-                {"user_vector": np.zeros((1, dim), np.float32), "user_bias": np.zeros((1,), np.float32)},
+                {
+                    "user_vector": np.zeros((1, dim), np.float32),
+                    "user_bias": np.zeros((1,), np.float32),
+                },
             )
             if not all(np.all(np.isfinite(o)) for o in out):
-                raise ArtifactError(
-                    f"{self.path / self.manifest['graphs'][VECTOR_GRAPH]['file']}: smoke run gave NaN/inf"
-                )
+                where = self.path / self.manifest["graphs"][VECTOR_GRAPH]["file"]
+                raise ArtifactError(f"{where}: smoke run gave NaN/inf")
 
     # ---------------------------------------------------------------- facts
     @property
@@ -167,9 +193,13 @@ class Recommender:
     def user_ids(self) -> np.ndarray:
         return self._user_ids
 
-    def _index(self, ids: Iterable[int] | np.ndarray, known: np.ndarray, order: np.ndarray) -> np.ndarray:
+    def _index(
+        self, ids: Iterable[int] | np.ndarray, known: np.ndarray, order: np.ndarray
+    ) -> np.ndarray:
         """Positions of ``ids`` in ``known`` (-1 where unknown), vectorised."""
-        ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64).ravel()
+        ids = np.asarray(
+            list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64
+        ).ravel()
         if known.size == 0:
             return np.full(ids.shape, -1, dtype=np.int64)
         sorted_known = known[order]
@@ -199,15 +229,27 @@ class Recommender:
     def _clip(self, stars: np.ndarray) -> np.ndarray:
         return np.clip(stars, *self.rating_scale)
 
+    def _chunks(
+        self, user_index: np.ndarray
+    ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+        """(offset, (scores, stars)) per ONNX run, a bounded number of users x books each."""
+        step = max(1, min(512, _CELLS_PER_RUN // max(self.n_books, 1)))
+        for start in range(0, len(user_index), step):
+            yield start, self._run_users(user_index[start : start + step])
+
     def score_users(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ranking scores and clipped stars for many user indices, in chunks of ONNX runs."""
-        parts = [self._run_users(user_index[i : i + _CHUNK]) for i in range(0, len(user_index), _CHUNK)]
+        parts = [out for _, out in self._chunks(np.asarray(user_index, dtype=np.int64))]
         if not parts:
             empty = np.empty((0, self.n_books), np.float32)
             return empty, empty
-        return np.concatenate([p[0] for p in parts]), self._clip(np.concatenate([p[1] for p in parts]))
+        return np.concatenate([p[0] for p in parts]), self._clip(
+            np.concatenate([p[1] for p in parts])
+        )
 
-    def predict_stars(self, user_ids: Sequence[int] | np.ndarray, book_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    def predict_stars(
+        self, user_ids: Sequence[int] | np.ndarray, book_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         """Predicted stars per (user, book) pair; NaN where the user or book is unknown."""
         u = self.user_index(user_ids)
         b = self.book_index(book_ids)
@@ -217,27 +259,44 @@ class Recommender:
         ok = (u >= 0) & (b >= 0)
         if ok.any():
             users, inverse = np.unique(u[ok], return_inverse=True)
-            _, stars = self.score_users(users)
-            out[ok] = stars[inverse, b[ok]]
+            books = b[ok]
+            values = np.empty(inverse.size, dtype=np.float32)
+            for start, (_, stars) in self._chunks(users):  # never all users x books at once
+                rows = (inverse >= start) & (inverse < start + stars.shape[0])
+                values[rows] = stars[inverse[rows] - start, books[rows]]
+            out[ok] = self._clip(values)
         return out
 
     def _exclusion_mask(self, exclude: Iterable[int]) -> np.ndarray:
         idx = self.book_index(list(exclude))
         return idx[idx >= 0]
 
-    def _top(self, scores: np.ndarray, k: int, exclude: Iterable[int]) -> list[tuple[int, float]]:
+    def recommend(
+        self, user_id: int, k: int = 10, exclude: Iterable[int] = ()
+    ) -> list[tuple[int, float]]:
+        """Top-k (book_id, ranking score) for a known reader, best first; KeyError if unknown."""
+        return [(book, score) for book, score, _ in self.rank_user(user_id, k, exclude)]
+
+    def rank_user(
+        self, user_id: int, k: int = 10, exclude: Iterable[int] = ()
+    ) -> list[tuple[int, float, float]]:
+        """Top-k (book_id, ranking score, predicted stars) for a known reader, from ONE
+        onnx run (scores and stars come out of the same graph)."""
+        index = self.user_index([user_id])
+        if index[0] < 0:
+            raise KeyError(
+                f"user {user_id} is unknown to model {self.version}; use recommend_for_history"
+            )
+        scores, stars = self._run_users(index)
+        return self._ranked(scores[0], self._clip(stars[0]), k, exclude)
+
+    def _ranked(
+        self, scores: np.ndarray, stars: np.ndarray, k: int, exclude: Iterable[int]
+    ) -> list[tuple[int, float, float]]:
         scores = np.array(scores, dtype=np.float32, copy=True)
         scores[self._exclusion_mask(exclude)] = -np.inf
         best = _top_k(scores, k)
-        return [(int(self._book_ids[i]), float(scores[i])) for i in best]
-
-    def recommend(self, user_id: int, k: int = 10, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
-        """Top-k (book_id, ranking score) for a known reader, best first; KeyError if unknown."""
-        index = self.user_index([user_id])
-        if index[0] < 0:
-            raise KeyError(f"user {user_id} is unknown to model {self.version}; use recommend_for_history")
-        scores, _ = self._run_users(index)
-        return self._top(scores[0], k, exclude)
+        return [(int(self._book_ids[i]), float(scores[i]), float(stars[i])) for i in best]
 
     # ---------------------------------------------------------------- fold-in
     def _history(self, rated: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -248,15 +307,21 @@ class Recommender:
         idx = self.book_index(ids)
         return idx[idx >= 0], stars[idx >= 0]
 
-    def _fold_in_scores(self, rated: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray] | None:
+    def _fold_in_scores(
+        self, rated: Sequence[tuple[int, float]]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """(scores, stars) over all books for an unseen reader; None if no rated book is known."""
         idx, stars = self._history(rated)
         if idx.size == 0:
             return None
-        if self._fold_in.get("kind") == "ridge" and VECTOR_GRAPH in self._sessions:
+        kind = self._fold_in.get("kind")
+        if kind in ("ridge", "joint") and VECTOR_GRAPH in self._sessions:
             vector, bias = self._ridge_user(idx, stars)
+            if kind == "joint":
+                vector, bias = self._refine_user(idx, stars, vector, bias)
             scores, pred = self._sessions[VECTOR_GRAPH].run(
-                list(OUTPUTS), {"user_vector": vector[None, :], "user_bias": np.array([bias], np.float32)}
+                list(OUTPUTS),
+                {"user_vector": vector[None, :], "user_bias": np.array([bias], np.float32)},
             )
             return scores[0], self._clip(pred[0])
         # Models without a linear rating head: taste profile in book-embedding space.
@@ -275,25 +340,72 @@ class Recommender:
         l2 = float(self._fold_in["l2"])
         assert self._book_bias is not None
         target = stars - mu - self._book_bias[idx]
-        design = np.hstack([self._book_factors[idx], np.ones((idx.size, 1), np.float32)]).astype(np.float64)
+        design = np.hstack([self._book_factors[idx], np.ones((idx.size, 1), np.float32)]).astype(
+            np.float64
+        )
         reg = np.full(design.shape[1], l2 * idx.size)
         reg[-1] = l2
-        solution = np.linalg.solve(design.T @ design + np.diag(reg), design.T @ target.astype(np.float64))
+        solution = np.linalg.solve(
+            design.T @ design + np.diag(reg), design.T @ target.astype(np.float64)
+        )
         return solution[:-1].astype(np.float32), float(solution[-1])
 
-    def recommend_for_history(self, rated: Sequence[tuple[int, float]], k: int = 10,
-                              exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
+    def _refine_user(
+        self, idx: np.ndarray, stars: np.ndarray, u: np.ndarray, b: float
+    ) -> tuple[np.ndarray, float]:
+        """Gradient steps on the model's own per-reader training objective, from the ridge start.
+
+        Objective (as in training, summed over the reader's n ratings): squared rating error
+        + rank_weight * softmax cross-entropy of the books they chose + l2 * n * |u|^2
+        + rank_l2 * n * |u K|^2 (+ l2 * b^2 to keep the bias finite). The choice term is what
+        makes a new reader's list reflect *which* books they read, not only how they rated.
+        """
+        assert self._book_bias is not None
+        assert self._rank_projection is not None and self._rank_bias is not None
+        fold = self._fold_in
+        mu, l2 = float(fold["global_mean"]), float(fold["l2"])
+        weight, rank_l2 = float(fold["rank_weight"]), float(fold["rank_l2"])
+        steps, rate = int(fold.get("steps", 50)), float(fold.get("learning_rate", 0.1))
+        books, kernel = self._book_factors, self._rank_projection
+        chosen = books[idx]
+        n = idx.size
+        target = stars - mu - self._book_bias[idx]
+        u = u.astype(np.float64)
+        for _ in range(steps):
+            error = target - b - chosen @ u
+            q = u @ kernel
+            logits = books @ q + self._rank_bias
+            p = np.exp(logits - logits.max())
+            p /= p.sum()
+            grad_q = weight * (n * (p @ books) - chosen.sum(0)) + 2 * rank_l2 * n * q
+            grad_u = -2 * (error @ chosen) + 2 * l2 * n * u + kernel @ grad_q
+            grad_b = -2 * error.sum() + 2 * l2 * b
+            u = u - rate * grad_u / n
+            b = b - rate * grad_b / n
+        return u.astype(np.float32), float(b)
+
+    def recommend_for_history(
+        self, rated: Sequence[tuple[int, float]], k: int = 10, exclude: Iterable[int] = ()
+    ) -> list[tuple[int, float]]:
         """Top-k for a reader the model has not seen, from their (book_id, stars) ratings.
 
         Rated books are never returned. Empty if none of the rated books is known.
         """
+        return [(book, score) for book, score, _ in self.rank_history(rated, k, exclude)]
+
+    def rank_history(
+        self, rated: Sequence[tuple[int, float]], k: int = 10, exclude: Iterable[int] = ()
+    ) -> list[tuple[int, float, float]]:
+        """Top-k (book_id, ranking score, predicted stars) for an unseen reader: the reader
+        is folded in once and both outputs come from that one pass."""
         folded = self._fold_in_scores(rated)
         if folded is None:
             return []
-        return self._top(folded[0], k, [*exclude, *(int(r[0]) for r in rated)])
+        return self._ranked(folded[0], folded[1], k, [*exclude, *(int(r[0]) for r in rated)])
 
-    def predict_stars_for_history(self, rated: Sequence[tuple[int, float]],
-                                  book_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    def predict_stars_for_history(
+        self, rated: Sequence[tuple[int, float]], book_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         """Predicted stars of ``book_ids`` for an unseen reader; NaN for unknown books."""
         b = self.book_index(book_ids)
         out = np.full(b.shape, np.nan, dtype=np.float32)
@@ -324,3 +436,24 @@ class Recommender:
             return None
         cosine = self._book_unit[cand_index[known]] @ self._book_unit[index]
         return int(candidates[known][int(np.argmax(cosine))])
+
+    def most_similar_each(
+        self, book_ids: Sequence[int], candidate_book_ids: Sequence[int]
+    ) -> list[int | None]:
+        """For each of ``book_ids``, the candidate closest to it (never itself), in one
+        matrix product: the vectorised form of `most_similar_among`."""
+        targets = self.book_index(book_ids)
+        candidates = np.asarray(list(candidate_book_ids), dtype=np.int64)
+        cand_index = self.book_index(candidates)
+        known = cand_index >= 0
+        candidates, cand_index = candidates[known], cand_index[known]
+        out: list[int | None] = [None] * len(targets)
+        if candidates.size == 0:
+            return out
+        cosine = self._book_unit[np.maximum(targets, 0)] @ self._book_unit[cand_index].T
+        cosine[cand_index[None, :] == targets[:, None]] = -np.inf  # a book never explains itself
+        best = np.argmax(cosine, axis=1)
+        for row, target in enumerate(targets):
+            if target >= 0 and np.isfinite(cosine[row, best[row]]):
+                out[row] = int(candidates[best[row]])
+        return out

@@ -52,6 +52,13 @@ class Context:
         except DataError as exc:
             raise from_data_error(exc) from None
 
+    async def db_apart(self, fn: Callable[..., T], *args: Any) -> T:
+        """Like `db`, in a short read-only transaction of its own (see UnitOfWork.read_apart)."""
+        try:
+            return await self.uow.read_apart(fn, *args)
+        except DataError as exc:
+            raise from_data_error(exc) from None
+
     def model(self) -> Recommender | None:
         """The model serving this request: taken once, so one response never mixes two
         versions even if a new one goes live while it is being resolved."""

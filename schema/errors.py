@@ -51,9 +51,21 @@ def from_data_error(error: DataError) -> ApiError:
     return _FROM_DATA_ERROR.get(type(error), BadUserInput)(str(error))
 
 
+MAX_ID = 2**31 - 1  # primary keys are 32-bit INTEGER columns
+
+
 def parse_id(value: str, what: str = "id") -> int:
     """IDs are decimal integers on the wire; anything else is the client's mistake."""
-    text = str(value).strip()
-    if not text.isdigit() or len(text) > 18:
+    number = parse_key(str(value).strip())
+    if number is None:
         raise BadUserInput(f"'{value}' is not a valid {what}.")
-    return int(text)
+    return number
+
+
+def parse_key(text: str) -> int | None:
+    """A positive 32-bit integer written in ASCII digits, or None. (str.isdigit alone
+    accepts superscripts and other scripts' digits.)"""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None

@@ -27,6 +27,8 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 def classify(error: GraphQLError) -> str:
+    if error.extensions and isinstance(error.extensions.get("code"), str):
+        return str(error.extensions["code"])
     if isinstance(error.original_error, ApiError):
         return error.original_error.code
     if isinstance(error, ApiError):
@@ -64,12 +66,15 @@ class UnitOfWorkExtension(SchemaExtension):
         if is_mutation and not failed:
             try:
                 await ctx.uow.commit()
-            except Exception as exc:
+            except Exception:
                 log.exception("commit failed")
                 await ctx.uow.rollback()
                 if result is not None:
                     result.data = None
-                    result.errors = [GraphQLError(MASKED_MESSAGE, original_error=exc)]
+                    # Already logged above; ErrorPolicy keeps an error that has a code.
+                    result.errors = [
+                        GraphQLError(MASKED_MESSAGE, extensions={"code": "INTERNAL_SERVER_ERROR"})
+                    ]
             return
         await ctx.uow.rollback()
         if is_mutation and result is not None and result.data is not None:

@@ -49,7 +49,9 @@ class Mutation:
         ctx = info.context
         key = readers.username_key(username)
         ctx.services.throttle.reserve(key)
-        user = await ctx.db(readers.find_by_username, username)
+        # Looked up apart from the operation's write transaction: the password check that
+        # follows is slow, and must not hold SQLite's write lock while it runs.
+        user = await ctx.db_apart(readers.find_by_username, username)
         ok = await anyio.to_thread.run_sync(
             ctx.services.passwords.verify, user.password_hash if user else None, password
         )

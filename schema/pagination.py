@@ -7,7 +7,7 @@ import binascii
 from datetime import datetime
 
 from db.ratings import RatingCursor
-from schema.errors import BadUserInput
+from schema.errors import BadUserInput, parse_key
 
 MAX_PAGE = 100
 
@@ -38,10 +38,10 @@ def book_cursor(book_id: int) -> str:
 
 
 def parse_book_cursor(cursor: str) -> int:
-    value = _decode(cursor, "book")
-    if not value.isdigit():
+    book_id = parse_key(_decode(cursor, "book"))
+    if book_id is None:
         raise BadUserInput(f"'{cursor}' is not a valid cursor.")
-    return int(value)
+    return book_id
 
 
 def rating_cursor(updated_at: datetime, book_id: int) -> str:
@@ -51,7 +51,11 @@ def rating_cursor(updated_at: datetime, book_id: int) -> str:
 def parse_rating_cursor(cursor: str) -> RatingCursor:
     value = _decode(cursor, "rating")
     stamp, _, book = value.rpartition("|")
+    book_id = parse_key(book)
     try:
-        return RatingCursor(datetime.fromisoformat(stamp), int(book))
+        updated_at = datetime.fromisoformat(stamp)
     except ValueError:
-        raise BadUserInput(f"'{cursor}' is not a valid cursor.") from None
+        updated_at = None
+    if book_id is None or updated_at is None:
+        raise BadUserInput(f"'{cursor}' is not a valid cursor.")
+    return RatingCursor(updated_at, book_id)

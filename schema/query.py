@@ -10,7 +10,7 @@ from strawberry.types import Info
 from db import catalog, readers
 from db.catalog import BookFilter
 from schema.context import Context
-from schema.errors import BadUserInput, parse_id
+from schema.errors import BadUserInput, Unauthenticated, parse_id
 from schema.pagination import book_cursor, check_first, parse_book_cursor
 from schema.recommendations import (
     ModelInfo,
@@ -89,4 +89,6 @@ class Query:
         if viewer is None:
             return None
         row = await info.context.db(readers.find_user, viewer)
-        return None if row is None else User.from_row(row)
+        if row is None:  # a valid token for an account deleted since
+            raise Unauthenticated("This account no longer exists; sign in again.")
+        return User.from_row(row)

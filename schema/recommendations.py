@@ -11,10 +11,10 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from db import catalog, ratings, readers
+from db import catalog, readers
 from schema import recommending
 from schema.context import Context
-from schema.errors import parse_id
+from schema.errors import Unauthenticated, parse_id
 from schema.pagination import check_first
 from schema.types import Book
 
@@ -79,13 +79,11 @@ async def _present(ctx: Context, picks: list[recommending.Pick]) -> list[Recomme
 async def resolve_recommendations(info: Info[Context, None], first: int) -> list[Recommendation]:
     ctx = info.context
     k = check_first(first)
-    viewer = await ctx.require_existing_viewer()
-    reader = recommending.Reader(
-        user_id=viewer,
-        history=await ctx.db(ratings.rated_stars_of_user, viewer),
-        disliked=frozenset(await ctx.db(ratings.disliked_book_ids, viewer)),
-        category_ids=frozenset(await ctx.db(readers.category_ids_of_user, viewer)),
-    )
+    viewer = ctx.require_viewer()
+    state = await ctx.db(readers.reader_state, viewer)
+    if state is None:
+        raise Unauthenticated("This account no longer exists; sign in again.")
+    reader = recommending.Reader(viewer, state.history, state.disliked, state.category_ids)
     model = ctx.model()
 
     def plan() -> list[recommending.Pick]:

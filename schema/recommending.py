@@ -95,34 +95,36 @@ def _popular(
 def _personal(reader: Reader, k: int, model: Recommender | None, excluded: set[int]) -> list[Pick]:
     if model is None:
         return []
+    history_ids = np.fromiter((b for b, _ in reader.history), dtype=np.int64)
+    history_stars = np.fromiter((s for _, s in reader.history), dtype=np.float32)
+    known = model.book_index(history_ids) >= 0
     if model.knows_user(reader.user_id):
-        ranked = model.recommend(reader.user_id, k, exclude=excluded)
-        stars = model.predict_stars([reader.user_id] * len(ranked), [b for b, _ in ranked])
+        ranked = model.rank_user(reader.user_id, k, exclude=excluded)
         source = Source.MODEL
-    else:
-        known = [(b, s) for b, s in reader.history if model.knows_book(b)]
-        if not known:
-            return []
-        ranked = model.recommend_for_history(known, k, exclude=excluded)
-        stars = model.predict_stars_for_history(known, [b for b, _ in ranked])
+    elif known.any():
+        rated = list(zip(history_ids[known].tolist(), history_stars[known].tolist(), strict=True))
+        ranked = model.rank_history(rated, k, exclude=excluded)
         source = Source.FOLD_IN
-    liked = _liked(reader.history, model)
+    else:
+        return []
+    explained = model.most_similar_each(
+        [book for book, _, _ in ranked], _liked(history_ids[known], history_stars[known])
+    )
     return [
-        Pick(
-            book_id=book,
-            score=float(score),
-            source=source,
-            predicted_stars=None if np.isnan(star) else round(float(star), 2),
-            because_id=model.most_similar_among(book, liked) if liked else None,
-        )
-        for (book, score), star in zip(ranked, stars, strict=True)
+        Pick(book, score, source, _stars(stars), because)
+        for (book, score, stars), because in zip(ranked, explained, strict=True)
     ]
 
 
-def _liked(history: Sequence[tuple[int, float]], model: Recommender) -> list[int]:
-    known = [(b, s) for b, s in history if model.knows_book(b)]
-    liked = [b for b, s in known if s >= GOOD_STARS]
-    if liked:
-        return liked
-    best = max((s for _, s in known), default=None)
-    return [b for b, s in known if s == best]
+def _stars(value: float) -> float | None:
+    return None if np.isnan(value) else round(value, 2)
+
+
+def _liked(book_ids: np.ndarray, stars: np.ndarray) -> list[int]:
+    """The reader's books that may explain a pick: those rated GOOD_STARS or more, else
+    their best-rated ones."""
+    if book_ids.size == 0:
+        return []
+    good = stars >= GOOD_STARS
+    chosen = book_ids[good] if good.any() else book_ids[stars == stars.max()]
+    return [int(b) for b in chosen]

@@ -1,4 +1,5 @@
 """Ratings in, integer-indexed arrays out. The database is read through ``db.queries`` only."""
+
 from __future__ import annotations
 
 import hashlib
@@ -69,10 +70,18 @@ class Encoded:
         """Indices for the rows of ``frame`` whose user and book are both known."""
         u = np.searchsorted(self.user_ids, frame["user_id"].to_numpy())
         b = np.searchsorted(self.book_ids, frame["book_id"].to_numpy())
-        u_ok = (u < self.n_users) & (self.user_ids[np.minimum(u, self.n_users - 1)] == frame["user_id"].to_numpy())
-        b_ok = (b < self.n_books) & (self.book_ids[np.minimum(b, self.n_books - 1)] == frame["book_id"].to_numpy())
+        u_ok = (u < self.n_users) & (
+            self.user_ids[np.minimum(u, self.n_users - 1)] == frame["user_id"].to_numpy()
+        )
+        b_ok = (b < self.n_books) & (
+            self.book_ids[np.minimum(b, self.n_books - 1)] == frame["book_id"].to_numpy()
+        )
         ok = u_ok & b_ok
-        return u[ok].astype(np.int64), b[ok].astype(np.int64), frame["stars"].to_numpy(np.float32)[ok]
+        return (
+            u[ok].astype(np.int64),
+            b[ok].astype(np.int64),
+            frame["stars"].to_numpy(np.float32)[ok],
+        )
 
 
 def encode(frame: pd.DataFrame) -> Encoded:

@@ -1,4 +1,5 @@
 """Keras -> ONNX through tf.function with explicit input signatures, plus a parity check."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +33,11 @@ def export_graphs(model: keras.Model, out_dir: Path) -> dict[str, dict[str, Any]
         scores, stars = model.score_all(user_index)
         return {"scores": tf.identity(scores), "stars": tf.identity(stars)}
 
-    _export(score_user, [tf.TensorSpec([None], tf.int64, name="user_index")], out_dir / "score_user.onnx")
+    _export(
+        score_user,
+        [tf.TensorSpec([None], tf.int64, name="user_index")],
+        out_dir / "score_user.onnx",
+    )
     graphs["score_user"] = {
         "file": "score_user.onnx",
         "inputs": {"user_index": ["N"]},
@@ -46,8 +51,10 @@ def export_graphs(model: keras.Model, out_dir: Path) -> dict[str, dict[str, Any]
             scores, stars = model.score_vector(user_vector, user_bias)
             return {"scores": tf.identity(scores), "stars": tf.identity(stars)}
 
-        signature = [tf.TensorSpec([None, dim], tf.float32, name="user_vector"),
-                     tf.TensorSpec([None], tf.float32, name="user_bias")]
+        signature = [
+            tf.TensorSpec([None, dim], tf.float32, name="user_vector"),
+            tf.TensorSpec([None], tf.float32, name="user_bias"),
+        ]
         _export(score_vector, signature, out_dir / "score_vector.onnx")
         graphs["score_vector"] = {
             "file": "score_vector.onnx",
@@ -60,20 +67,29 @@ def export_graphs(model: keras.Model, out_dir: Path) -> dict[str, dict[str, Any]
 def check_parity(model: keras.Model, out_dir: Path, seed: int = 0) -> float:
     """Max |Keras - onnxruntime| over fixed inputs; raises ParityError above the tolerance."""
     rng = np.random.default_rng(seed)
-    users = np.unique(np.concatenate([[0, model.n_users - 1], rng.integers(0, model.n_users, 16)])).astype(np.int64)
-    session = ort.InferenceSession(str(out_dir / "score_user.onnx"), providers=["CPUExecutionProvider"])
+    users = np.unique(
+        np.concatenate([[0, model.n_users - 1], rng.integers(0, model.n_users, 16)])
+    ).astype(np.int64)
+    session = ort.InferenceSession(
+        str(out_dir / "score_user.onnx"), providers=["CPUExecutionProvider"]
+    )
     worst = 0.0
     onnx_scores, onnx_stars = session.run(["scores", "stars"], {"user_index": users})
     keras_scores, keras_stars = (np.asarray(t) for t in model.score_all(tf.constant(users)))
-    worst = max(worst, float(np.max(np.abs(onnx_scores - keras_scores))),
-                float(np.max(np.abs(onnx_stars - keras_stars))))
+    worst = max(
+        worst,
+        float(np.max(np.abs(onnx_scores - keras_scores))),
+        float(np.max(np.abs(onnx_stars - keras_stars))),
+    )
     if (out_dir / "score_vector.onnx").exists():
         vec = rng.normal(0, 0.3, (8, int(model.dim))).astype(np.float32)
         bias = rng.normal(0, 0.3, 8).astype(np.float32)
-        session = ort.InferenceSession(str(out_dir / "score_vector.onnx"), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(out_dir / "score_vector.onnx"), providers=["CPUExecutionProvider"]
+        )
         o = session.run(["scores", "stars"], {"user_vector": vec, "user_bias": bias})
         k = [np.asarray(t) for t in model.score_vector(tf.constant(vec), tf.constant(bias))]
-        worst = max(worst, *(float(np.max(np.abs(a - b))) for a, b in zip(o, k)))
+        worst = max(worst, *(float(np.max(np.abs(a - b))) for a, b in zip(o, k, strict=True)))
     if not np.isfinite(worst) or worst > PARITY_TOLERANCE:
         raise ParityError(f"Keras vs ONNX max abs diff {worst:.3g} > {PARITY_TOLERANCE}")
     return worst

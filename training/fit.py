@@ -1,4 +1,5 @@
 """Architectures, their hyperparameters, and the training loop (early stopping for default)."""
+
 from __future__ import annotations
 
 import time
@@ -26,16 +27,33 @@ class ArchSpec:
 
 ARCHS: dict[str, ArchSpec] = {
     # Django book manager as published: 5-dim concat -> 128 -> 32 -> 1, adam, MSE, 10 epochs.
-    "seed000": ArchSpec("seed000", epochs=10, batch_size=32, learning_rate=1e-3, early_stopping=False,
-                        model_params={"dim": 5}),
+    "seed000": ArchSpec(
+        "seed000",
+        epochs=10,
+        batch_size=32,
+        learning_rate=1e-3,
+        early_stopping=False,
+        model_params={"dim": 5},
+    ),
     # RecommenderNet as published: 32-dim, biases, dot, sigmoid, BCE, Adam 1e-3, batch 64, 5 epochs.
-    "seed003": ArchSpec("seed003", epochs=5, batch_size=64, learning_rate=1e-3, early_stopping=False,
-                        model_params={"dim": 32}),
+    "seed003": ArchSpec(
+        "seed003",
+        epochs=5,
+        batch_size=64,
+        learning_rate=1e-3,
+        early_stopping=False,
+        model_params={"dim": 32},
+    ),
     # bookrec: joint rating + full-softmax choice heads on shared factors (tuned on a
     # validation slice of the ML-100K training part; see training/models.py).
-    "default": ArchSpec("default", epochs=40, batch_size=256, learning_rate=3e-3, early_stopping=True,
-                        model_params={"dim": 64, "l2": 0.1, "rank_weight": 1.0, "rank_l2": 0.1,
-                                      "softmax": "auto"}),
+    "default": ArchSpec(
+        "default",
+        epochs=40,
+        batch_size=256,
+        learning_rate=3e-3,
+        early_stopping=True,
+        model_params={"dim": 64, "l2": 0.1, "rank_weight": 1.0, "rank_l2": 0.1, "softmax": "auto"},
+    ),
 }
 
 
@@ -48,8 +66,14 @@ def spec_for(arch: str) -> ArchSpec:
 FULL_SOFTMAX_MAX_BOOKS = 4096  # above this, the ranking head trains with in-batch negatives
 
 
-def build(spec: ArchSpec, n_users: int, n_books: int, global_mean: float,
-          scale: tuple[float, float], book_counts: np.ndarray | None = None) -> keras.Model:
+def build(
+    spec: ArchSpec,
+    n_users: int,
+    n_books: int,
+    global_mean: float,
+    scale: tuple[float, float],
+    book_counts: np.ndarray | None = None,
+) -> keras.Model:
     params = dict(spec.model_params)
     optimizer = keras.optimizers.Adam(spec.learning_rate)
     if spec.name == "seed000":
@@ -84,8 +108,15 @@ class ValidationRanking(keras.callbacks.Callback):
     reported metrics come from the exported ONNX graph.
     """
 
-    def __init__(self, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray, np.ndarray],
-                 n_books: int, scale: tuple[float, float], max_users: int = 2000, seed: int = 0):
+    def __init__(
+        self,
+        train: tuple[np.ndarray, np.ndarray],
+        val: tuple[np.ndarray, np.ndarray, np.ndarray],
+        n_books: int,
+        scale: tuple[float, float],
+        max_users: int = 2000,
+        seed: int = 0,
+    ):
         super().__init__()
         self.n_books, self.scale = n_books, scale
         self.val_u, self.val_b, self.val_r = val
@@ -95,7 +126,9 @@ class ValidationRanking(keras.callbacks.Callback):
         self.users = users
         self.train_u, self.train_b = train
 
-    def _pairs_for(self, users: np.ndarray, u: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _pairs_for(
+        self, users: np.ndarray, u: np.ndarray, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         pos = np.searchsorted(users, u)
         pos = np.minimum(pos, users.size - 1)
         ok = users[pos] == u
@@ -136,9 +169,15 @@ class FitResult:
     seconds: float
 
 
-def fit(spec: ArchSpec, data: Encoded, scale: tuple[float, float], seed: int,
-        epochs: int | None = None, validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-        verbose: int | str = "auto") -> FitResult:
+def fit(
+    spec: ArchSpec,
+    data: Encoded,
+    scale: tuple[float, float],
+    seed: int,
+    epochs: int | None = None,
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    verbose: int | str = "auto",
+) -> FitResult:
     """Train ``spec`` on ``data``; with ``validation`` and early stopping, keep the best epoch."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -147,13 +186,26 @@ def fit(spec: ArchSpec, data: Encoded, scale: tuple[float, float], seed: int,
     max_epochs = epochs if epochs is not None else spec.epochs
     callbacks: list[keras.callbacks.Callback] = []
     if spec.early_stopping and validation is not None:
-        callbacks.append(ValidationRanking((data.users, data.books), validation, data.n_books, scale, seed=seed))
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_objective", mode="max", patience=spec.patience, restore_best_weights=True))
+        callbacks.append(
+            ValidationRanking((data.users, data.books), validation, data.n_books, scale, seed=seed)
+        )
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_objective",
+                mode="max",
+                patience=spec.patience,
+                restore_best_weights=True,
+            )
+        )
     started = time.perf_counter()
     history = model.fit(
-        (data.users, data.books), targets(spec, data.stars, scale),
-        batch_size=spec.batch_size, epochs=max_epochs, shuffle=True, verbose=verbose, callbacks=callbacks,
+        (data.users, data.books),
+        targets(spec, data.stars, scale),
+        batch_size=spec.batch_size,
+        epochs=max_epochs,
+        shuffle=True,
+        verbose=verbose,
+        callbacks=callbacks,
     ).history
     seconds = time.perf_counter() - started
     kept = len(history["loss"])

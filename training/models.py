@@ -4,10 +4,10 @@ Every model maps ``(user_index, book_index)`` to predicted stars, and exposes
 ``score_all(user_index)`` -> (ranking scores, predicted stars) over the whole catalogue, which
 is the function exported to ONNX.
 """
+
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 from keras import layers, ops
 
 
@@ -49,8 +49,15 @@ class Seed000(keras.Model):
 class Seed003(keras.Model):
     """RecommenderNet: 32-dim embeddings + biases, dot, sigmoid; trained with BCE on [0, 1]."""
 
-    def __init__(self, n_users: int, n_books: int, dim: int = 32, star_low: float = 0.5,
-                 star_high: float = 5.0, **kwargs):
+    def __init__(
+        self,
+        n_users: int,
+        n_books: int,
+        dim: int = 32,
+        star_low: float = 0.5,
+        star_high: float = 5.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.n_users, self.n_books = n_users, n_books
         self.star_low, self.star_high = star_low, star_high
@@ -127,7 +134,9 @@ class JointFactorModel(keras.Model):
         self.rank_projection = layers.Dense(dim, use_bias=False)
         self.rank_bias = self.add_weight(shape=(n_books,), initializer="zeros", name="rank_bias")
         # log of each book's share of the training ratings (in-batch sampling probability)
-        self.log_q = self.add_weight(shape=(n_books,), initializer="zeros", trainable=False, name="log_q")
+        self.log_q = self.add_weight(
+            shape=(n_books,), initializer="zeros", trainable=False, name="log_q"
+        )
 
     def call(self, inputs):
         u_idx, b_idx = inputs[0], inputs[1]
@@ -154,10 +163,8 @@ class JointFactorModel(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         stars_true = ops.cast(y, "float32")
         squared = ops.mean(ops.square(stars_true - y_pred["stars"]))
-        if self.softmax == "full":
-            chosen = x[1]  # the book the reader rated, among all books
-        else:
-            chosen = ops.arange(ops.shape(x[1])[0])  # row i's positive is column i
+        # full: the book the reader rated, among all books; in-batch: row i's positive is column i
+        chosen = x[1] if self.softmax == "full" else ops.arange(ops.shape(x[1])[0])
         choice = ops.mean(
             keras.losses.sparse_categorical_crossentropy(chosen, y_pred["logits"], from_logits=True)
         )
@@ -183,7 +190,9 @@ class JointFactorModel(keras.Model):
     def score_vector(self, user_vector, user_bias):
         """Scores and stars for readers given as factors (fold-in of unseen readers)."""
         books = self.book_embedding.embeddings
-        logits = ops.matmul(self.rank_projection(user_vector), ops.transpose(books)) + self.rank_bias
+        logits = (
+            ops.matmul(self.rank_projection(user_vector), ops.transpose(books)) + self.rank_bias
+        )
         stars = (
             self.global_mean
             + user_bias[:, None]

@@ -1,4 +1,5 @@
 """The evaluation protocol's per-user stratified holdout split (pure pandas/numpy)."""
+
 from __future__ import annotations
 
 import numpy as np

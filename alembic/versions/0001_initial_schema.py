@@ -81,6 +81,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('half_stars BETWEEN 1 AND 10', name=op.f('ck_rating_half_stars_range')),
+    sa.CheckConstraint('half_stars = CAST(half_stars AS INTEGER)', name=op.f('ck_rating_half_stars_whole')),
     sa.ForeignKeyConstraint(['book_id'], ['book.id'], name=op.f('fk_rating_book_id_book'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_rating_user_id_app_user'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'book_id', name=op.f('pk_rating'))

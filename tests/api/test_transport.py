@@ -44,9 +44,11 @@ async def test_query_over_get_works(api: Api) -> None:
     assert len(response.json()["data"]["categories"]) == 3
 
 
-async def test_depth_alias_and_token_limits(database_url: str, seed_catalog: None) -> None:
+async def test_depth_alias_and_token_limits(
+    engine: sa.Engine, database_url: str, seed_catalog: None
+) -> None:
     settings = make_settings(database_url, max_query_depth=4)
-    app = create_app(settings)
+    app = create_app(settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         api = Api(c)
         assert "errors" not in await api.gql('{ book(id: "1") { categories { id } } }')
@@ -101,10 +103,10 @@ async def test_healthz_reports_unreachable_database(tmp_path) -> None:  # type: 
 
 
 async def test_production_mode_hides_graphiql_introspection_and_suggestions(
-    database_url: str,
+    engine: sa.Engine, database_url: str
 ) -> None:
     settings = make_settings(database_url, env="production")
-    app = create_app(settings)
+    app = create_app(settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         ide = await c.get("/graphql", headers={"accept": "text/html"})
         assert "graphiql" not in ide.text.lower()

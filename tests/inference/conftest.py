@@ -1,20 +1,26 @@
 """Hand-made artifacts (onnx.helper, no TensorFlow) for the inference tests."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from inference import artifact
 
 
 def _graph(inputs, nodes, inits, n_books):
-    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", n_books]) for n in ("scores", "stars")]
-    graph = helper.make_graph(nodes, "g", inputs, outputs, [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    outputs = [
+        helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", n_books])
+        for n in ("scores", "stars")
+    ]
+    graph = helper.make_graph(
+        nodes, "g", inputs, outputs, [numpy_helper.from_array(v, k) for k, v in inits.items()]
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -31,6 +37,7 @@ def build_artifact(
     nan_user: int | None = None,
     version: str = "v0001",
     metrics: dict | None = None,
+    fold_in: dict | None = None,
 ) -> dict:
     """A dot-product model: scores = U V^T + c; stars = mu + b_u + b_i + U V^T. Returns params."""
     rng = np.random.default_rng(seed)
@@ -60,8 +67,10 @@ def build_artifact(
         n_books,
     )
     g2 = _graph(
-        [helper.make_tensor_value_info("user_vector", TensorProto.FLOAT, ["N", dim]),
-         helper.make_tensor_value_info("user_bias", TensorProto.FLOAT, ["N"])],
+        [
+            helper.make_tensor_value_info("user_vector", TensorProto.FLOAT, ["N", dim]),
+            helper.make_tensor_value_info("user_bias", TensorProto.FLOAT, ["N"]),
+        ],
         [
             helper.make_node("MatMul", ["user_vector", "Vt"], ["dot"]),
             helper.make_node("Add", ["dot", "c"], ["scores"]),
@@ -77,7 +86,16 @@ def build_artifact(
     onnx.save(g2, out / "score_vector.onnx")
     user_ids = np.arange(100, 100 + n_users, dtype=np.int64)
     book_ids = np.arange(1000, 1000 + n_books, dtype=np.int64) * 2
-    for name, values in {"user_ids": user_ids, "book_ids": book_ids, "book_factors": V, "book_bias": bi}.items():
+    arrays = {
+        "user_ids": user_ids,
+        "book_ids": book_ids,
+        "book_factors": V,
+        "book_bias": bi,
+        # the graph's ranking scores are (u I) . v + c: identity projection
+        "rank_projection": np.eye(dim, dtype=np.float32),
+        "rank_bias": c,
+    }
+    for name, values in arrays.items():
         np.save(out / f"{name}.npy", values, allow_pickle=False)
     manifest = {
         "schema_version": artifact.SCHEMA_VERSION,
@@ -93,25 +111,43 @@ def build_artifact(
         "rating_mean": 3.5,
         "n_users": n_users,
         "n_books": n_books,
-        "fold_in": {"kind": "ridge", "l2": 0.1, "global_mean": float(mu)},
-        "arrays": {n: f"{n}.npy" for n in ("user_ids", "book_ids", "book_factors", "book_bias")},
+        "fold_in": {"kind": "ridge", "l2": 0.1, "global_mean": float(mu), **(fold_in or {})},
+        "arrays": {n: f"{n}.npy" for n in arrays},
         "graphs": {
-            "score_user": {"file": "score_user.onnx", "inputs": {"user_index": ["N"]},
-                           "outputs": {"scores": ["N", n_books], "stars": ["N", n_books]}},
-            "score_vector": {"file": "score_vector.onnx", "inputs": {"user_vector": ["N", dim], "user_bias": ["N"]},
-                             "outputs": {"scores": ["N", n_books], "stars": ["N", n_books]}},
+            "score_user": {
+                "file": "score_user.onnx",
+                "inputs": {"user_index": ["N"]},
+                "outputs": {"scores": ["N", n_books], "stars": ["N", n_books]},
+            },
+            "score_vector": {
+                "file": "score_vector.onnx",
+                "inputs": {"user_vector": ["N", dim], "user_bias": ["N"]},
+                "outputs": {"scores": ["N", n_books], "stars": ["N", n_books]},
+            },
         },
     }
     rehash(out, manifest)
-    return {"U": U, "V": V, "bu": bu, "bi": bi, "c": c, "mu": float(mu), "user_ids": user_ids, "book_ids": book_ids}
+    return {
+        "U": U,
+        "V": V,
+        "bu": bu,
+        "bi": bi,
+        "c": c,
+        "mu": float(mu),
+        "user_ids": user_ids,
+        "book_ids": book_ids,
+    }
 
 
 def rehash(out: Path, manifest: dict | None = None) -> None:
     """Recompute the manifest's checksums (to forge artifacts that pass the checksum step)."""
     if manifest is None:
         manifest = json.loads((out / artifact.MANIFEST).read_text())
-    manifest["files"] = {p.name: artifact.sha256_file(p) for p in sorted(out.iterdir())
-                         if p.is_file() and p.name != artifact.MANIFEST}
+    manifest["files"] = {
+        p.name: artifact.sha256_file(p)
+        for p in sorted(out.iterdir())
+        if p.is_file() and p.name != artifact.MANIFEST
+    }
     (out / artifact.MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 

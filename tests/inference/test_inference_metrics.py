@@ -1,4 +1,5 @@
 """Every metric against cases computed by hand."""
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,9 @@ def test_ndcg_by_hand() -> None:
     assert ndcg_at_k(RANKED, set(), 10) == 0.0
     # only the first k count, and the ideal is capped at k hits
     assert ndcg_at_k(RANKED, {3}, 2) == 0.0
-    assert ndcg_at_k([5, 9], {9, 1, 2, 3}, 2) == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    assert ndcg_at_k([5, 9], {9, 1, 2, 3}, 2) == pytest.approx(
+        (1 / math.log2(3)) / (1 + 1 / math.log2(3))
+    )
 
 
 def test_precision_and_recall_by_hand() -> None:

@@ -1,4 +1,5 @@
 """Scoring, top-k, fold-in and similarity against plain numpy on a hand-made artifact."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ def _expected_scores(params, user):
 
 
 def test_facts(loaded) -> None:
-    rec, params = loaded
+    rec, _params = loaded
     assert (rec.n_users, rec.n_books, rec.version) == (6, 8, "v0001")
     assert rec.knows_user(100) and not rec.knows_user(99)
     assert rec.knows_book(2000) and not rec.knows_book(2001)
@@ -62,7 +63,9 @@ def test_fold_in_is_the_ridge_solution_scored_in_one_run(loaded) -> None:
     reg = np.diag([0.1 * 3] * 3 + [0.1])
     sol = np.linalg.solve(design.T @ design + reg, design.T @ (stars - p["mu"] - p["bi"][idx]))
     scores = p["V"] @ sol[:3] + p["c"]
-    expected = [b for b in p["book_ids"][np.argsort(-scores)].tolist() if b not in {2000, 2002, 2004}]
+    expected = [
+        b for b in p["book_ids"][np.argsort(-scores)].tolist() if b not in {2000, 2002, 2004}
+    ]
     got = rec.recommend_for_history(rated, k=5)
     assert [b for b, _ in got] == expected[:5]
     got = rec.recommend_for_history(rated, k=5, exclude={expected[0]})
@@ -71,6 +74,28 @@ def test_fold_in_is_the_ridge_solution_scored_in_one_run(loaded) -> None:
     want = p["mu"] + sol[3] + p["bi"][3] + p["V"][3] @ sol[:3]
     assert pred[0] == pytest.approx(np.clip(want, 1, 5), abs=1e-4) and np.isnan(pred[1])
     assert rec.recommend_for_history([(777, 5.0)]) == []
+
+
+def test_joint_fold_in_starts_from_ridge_and_follows_the_choices(make_artifact) -> None:
+    rated = [(2000, 5.0), (2002, 1.0), (2004, 4.0)]
+    ridge = Recommender.load(make_artifact("ridge")[0])
+    inert = {"kind": "joint", "rank_weight": 0.0, "rank_l2": 0.0, "steps": 30}
+    joint_without_choice = Recommender.load(make_artifact("inert", fold_in=inert)[0])
+    # with the choice term off, the ridge solution is already optimal: nothing moves
+    np.testing.assert_allclose(
+        joint_without_choice._fold_in_scores(rated)[0], ridge._fold_in_scores(rated)[0], atol=1e-4
+    )
+    active = {"kind": "joint", "rank_weight": 1.0, "rank_l2": 0.0, "steps": 50}
+    joint = Recommender.load(make_artifact("joint", fold_in=active)[0])
+    chosen = joint.book_index([b for b, _ in rated])
+    others = np.setdiff1d(np.arange(joint.n_books), chosen)
+
+    def margin(rec):
+        scores = rec._fold_in_scores(rated)[0]
+        return scores[chosen].mean() - scores[others].mean()
+
+    assert margin(joint) > margin(ridge)  # the books a reader chose rank higher after fold-in
+    assert len(joint.recommend_for_history(rated, k=3)) == 3
 
 
 def test_similar_books_by_cosine(loaded) -> None:
@@ -83,7 +108,9 @@ def test_similar_books_by_cosine(loaded) -> None:
     assert [s for _, s in got] == pytest.approx(cosine[order[:3]].tolist(), abs=1e-5)
     assert rec.similar_books(1) == []
     candidates = [2008, 2000, 2010, 31337]
-    best = max((c for c in candidates if c != 2008 and c != 31337), key=lambda b: cosine[(b - 2000) // 2])
+    best = max(
+        (c for c in candidates if c != 2008 and c != 31337), key=lambda b: cosine[(b - 2000) // 2]
+    )
     assert rec.most_similar_among(2008, candidates) == best
     assert rec.most_similar_among(2008, [2008, 31337]) is None
     assert rec.most_similar_among(1, [2000]) is None
@@ -115,3 +142,16 @@ def test_models_dir_current_publish_and_rollback(tmp_path, make_artifact) -> Non
     with pytest.raises(ArtifactError, match="sha256 mismatch"):
         publish_current(models, "v0002")
     assert current_version(models) == "v0001"
+
+
+def test_many_users_are_scored_in_bounded_chunks(loaded, monkeypatch) -> None:
+    import inference.recommender as module
+
+    rec, p = loaded
+    users = np.repeat(np.arange(100, 106), 8)
+    books = np.tile(p["book_ids"], 6)
+    whole = rec.predict_stars(users, books)
+    scores, _ = rec.score_users(np.arange(6))
+    monkeypatch.setattr(module, "_CELLS_PER_RUN", 8)  # one reader per onnx run
+    np.testing.assert_array_equal(rec.predict_stars(users[::-1], books[::-1]), whole[::-1])
+    np.testing.assert_array_equal(rec.score_users(np.arange(6))[0], scores)

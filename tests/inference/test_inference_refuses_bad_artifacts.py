@@ -1,4 +1,5 @@
 """A broken artifact is refused with a message naming the file and the failed check."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ import numpy as np
 import pytest
 
 from inference import ArtifactError, Recommender
-
 
 
 def _edit_manifest(path, change) -> None:
@@ -57,7 +57,9 @@ def test_wrong_input_name_is_refused(make_artifact, rehash_artifact) -> None:
 
 def test_wrong_shapes_are_refused(make_artifact, rehash_artifact) -> None:
     path, _ = make_artifact()
-    _edit_manifest(path, lambda m: m["graphs"]["score_vector"]["inputs"].update(user_vector=["N", 5]))
+    _edit_manifest(
+        path, lambda m: m["graphs"]["score_vector"]["inputs"].update(user_vector=["N", 5])
+    )
     with pytest.raises(ArtifactError, match=r"score_vector\.onnx: input 'user_vector' has shape"):
         Recommender.load(path)
     path, _ = make_artifact("other")
@@ -96,4 +98,14 @@ def test_manifest_problems_are_refused(make_artifact, rehash_artifact) -> None:
     path, _ = make_artifact("d")
     _edit_manifest(path, lambda m: m["files"].pop("score_user.onnx"))
     with pytest.raises(ArtifactError, match="not covered by a checksum"):
+        Recommender.load(path)
+
+
+def test_wrong_fold_in_array_shape_is_refused(make_artifact, rehash_artifact) -> None:
+    path, _ = make_artifact()
+    np.save(path / "rank_projection.npy", np.eye(4, dtype=np.float32))
+    rehash_artifact(path)
+    with pytest.raises(
+        ArtifactError, match=r"rank_projection\.npy: shape \(4, 4\), expected \(3, 3\)"
+    ):
         Recommender.load(path)

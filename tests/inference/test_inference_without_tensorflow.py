@@ -1,4 +1,5 @@
 """The inference layer imports and serves with tensorflow, keras and tf2onnx unavailable."""
+
 from __future__ import annotations
 
 import subprocess
@@ -25,5 +26,7 @@ print('ok')
 
 def test_inference_works_without_training_frameworks(make_artifact) -> None:
     path, _ = make_artifact()
-    out = subprocess.run([sys.executable, "-c", CODE, str(path)], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", CODE, str(path)], capture_output=True, text=True, cwd=ROOT
+    )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -13,7 +13,12 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from app.asgi import create_app
+from tests.api import conftest as api_conftest
 from tests.api.conftest import Api, make_settings
+
+# The API suite's fixtures, shared here: a seeded catalog and an `Api` over the dev app.
+api = api_conftest.api
+seed_catalog = api_conftest.seed_catalog
 
 # Every table a request could write to (the catalog tables are seeded by the tests).
 WRITABLE_TABLES = ("app_user", "user_category", "rating", "feedback")
@@ -47,7 +52,9 @@ def assert_graphql_shaped(response: httpx.Response, *, allow_data: bool = True) 
         assert body.get("data") is None, body
         assert body.get("errors"), body
     # NaN/Infinity are not JSON: a response must never carry them.
-    assert "NaN" not in _bare_tokens(response.text) and "Infinity" not in _bare_tokens(response.text)
+    assert "NaN" not in _bare_tokens(response.text) and "Infinity" not in _bare_tokens(
+        response.text
+    )
     return body  # type: ignore[no-any-return]
 
 

@@ -1,9 +1,11 @@
 """train -> export -> parity -> artifact -> gate, on tiny synthetic data."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from inference import Recommender, current_version, list_versions
@@ -12,8 +14,20 @@ from training.export import PARITY_TOLERANCE, check_parity, export_graphs
 from training.fit import fit, spec_for
 from training.pipeline import evaluate_frame, train_frame
 
-MANIFEST_KEYS = {"version", "created_at", "arch", "hyperparameters", "frameworks", "data_fingerprint",
-                 "metrics", "baseline_metrics", "rating_scale", "graphs", "files", "arrays"}
+MANIFEST_KEYS = {
+    "version",
+    "created_at",
+    "arch",
+    "hyperparameters",
+    "frameworks",
+    "data_fingerprint",
+    "metrics",
+    "baseline_metrics",
+    "rating_scale",
+    "graphs",
+    "files",
+    "arrays",
+}
 
 
 @pytest.mark.parametrize("arch", ["seed000", "seed003", "default"])
@@ -22,15 +36,19 @@ def test_each_architecture_trains_exports_and_serves(arch, ratings, tmp_path) ->
     assert result.published and result.version == "v0001" and current_version(tmp_path) == "v0001"
     assert result.parity_max_abs_diff <= PARITY_TOLERANCE
     manifest = json.loads((result.path / "manifest.json").read_text())
-    assert MANIFEST_KEYS <= set(manifest) and manifest["arch"] == arch
-    assert {"tensorflow", "keras", "tf2onnx", "onnx_opset", "onnxruntime"} <= set(manifest["frameworks"])
+    assert set(manifest) >= MANIFEST_KEYS and manifest["arch"] == arch
+    assert {"tensorflow", "keras", "tf2onnx", "onnx_opset", "onnxruntime"} <= set(
+        manifest["frameworks"]
+    )
     assert set(manifest["files"]) >= {"score_user.onnx", "loss.png", "user_ids.npy", "book_ids.npy"}
     for key in ("rmse", "mae", "ndcg@10", "p@10", "r@10", "map@10"):
         assert np.isfinite(result.metrics[key]) and np.isfinite(result.baseline_metrics[key])
     assert "popularity" in result.table() and arch in result.table()
     rec = Recommender.load(tmp_path)
     top = rec.recommend(1, k=5, exclude=ratings.loc[ratings.user_id == 1, "book_id"])
-    assert len(top) == 5 and not set(b for b, _ in top) & set(ratings.loc[ratings.user_id == 1, "book_id"])
+    assert len(top) == 5 and not set(b for b, _ in top) & set(
+        ratings.loc[ratings.user_id == 1, "book_id"]
+    )
     assert len(rec.recommend_for_history([(7, 5.0), (10, 4.0)], k=3)) == 3
     stars = rec.predict_stars([1, 2], [7, 10])
     assert np.all((stars >= 1) & (stars <= 5))
@@ -40,9 +58,17 @@ def test_training_is_deterministic_for_a_seed(ratings) -> None:
     frame = normalise(ratings)
     data, scale = encode(frame), rating_scale(frame)
     users = np.arange(data.n_users)
-    runs = [np.asarray(fit(spec_for("default"), data, scale, seed=3, epochs=2, verbose=0).model.score_all(users)[1])
-            for _ in range(2)]
-    other = np.asarray(fit(spec_for("default"), data, scale, seed=4, epochs=2, verbose=0).model.score_all(users)[1])
+    runs = [
+        np.asarray(
+            fit(spec_for("default"), data, scale, seed=3, epochs=2, verbose=0).model.score_all(
+                users
+            )[1]
+        )
+        for _ in range(2)
+    ]
+    other = np.asarray(
+        fit(spec_for("default"), data, scale, seed=4, epochs=2, verbose=0).model.score_all(users)[1]
+    )
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.array_equal(runs[0], other)
 
@@ -51,8 +77,15 @@ def test_early_stopping_keeps_the_best_validation_epoch(ratings) -> None:
     frame = normalise(ratings)
     data = encode(frame)
     val_u, val_b, val_r = data.users[::5], data.books[::5], data.stars[::5]
-    result = fit(spec_for("default"), data, rating_scale(frame), seed=0, epochs=6, verbose=0,
-                 validation=(val_u, val_b, val_r))
+    result = fit(
+        spec_for("default"),
+        data,
+        rating_scale(frame),
+        seed=0,
+        epochs=6,
+        verbose=0,
+        validation=(val_u, val_b, val_r),
+    )
     objective = result.history["val_objective"]
     assert result.epochs == int(np.argmax(objective)) + 1
     assert {"val_rmse", "val_ndcg"} <= set(result.history)
@@ -87,3 +120,36 @@ def test_evaluate_labels_the_published_model_in_sample(ratings, tmp_path) -> Non
     train_frame(ratings, tmp_path, arch="seed003", epochs=1, verbose=0)
     table = evaluate_frame(ratings, tmp_path)
     assert "in-sample" in table.lower() and "held-out*" in table and "popularity" in table
+
+
+def test_in_batch_softmax_for_large_catalogues_trains_and_exports(ratings, tmp_path) -> None:
+    import dataclasses
+
+    frame = normalise(ratings)
+    data = encode(frame)
+    spec = spec_for("default")
+    spec = dataclasses.replace(
+        spec, batch_size=32, model_params={**spec.model_params, "softmax": "in_batch"}
+    )
+    result = fit(spec, data, rating_scale(frame), seed=0, epochs=2, verbose=0)
+    assert result.model.softmax == "in_batch"
+    assert np.all(np.isfinite(result.history["loss"]))
+    counts = np.bincount(data.books, minlength=data.n_books)
+    np.testing.assert_allclose(
+        np.exp(np.asarray(result.model.log_q)), counts / counts.sum(), rtol=1e-5
+    )
+    export_graphs(result.model, tmp_path)
+    assert check_parity(result.model, tmp_path) <= PARITY_TOLERANCE
+
+
+def test_tiny_database_without_a_holdout_still_trains(tmp_path) -> None:
+    tiny = normalise(
+        pd.DataFrame(
+            {"user_id": [1, 1, 2, 2, 3], "book_id": [10, 11, 10, 12, 11], "stars": [4, 5, 3, 2, 5]}
+        )
+    )
+    result = train_frame(tiny, tmp_path, arch="default", epochs=2, verbose=0)
+    assert result.published and result.metrics["users"] == 0
+    assert "popularity" in result.table()
+    rec = Recommender.load(tmp_path)
+    assert rec.n_users == 3 and rec.n_books == 3

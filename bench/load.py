@@ -1,0 +1,553 @@
+"""Bounded load test of bookrec on loopback, with the default protections on.
+
+    .venv/bin/python bench/load.py [--quick] [--seconds 30] [--max-requests 50000]
+                                   [--concurrency 32] [--readers 64] [--workers 1]
+                                   [--database-url postgresql://bookrec:bookrec@127.0.0.1:5432/bookrec_load]
+
+1. a database with the demo catalog (SQLite in a temporary directory by default; with
+   --database-url a PostgreSQL database, created if missing and dropped afterwards if this
+   script created it, unless --keep), the default model (cached, see bench/serve.py);
+2. ``bookrec serve`` with default settings (depth/token/alias limits, body limit on), only the
+   database URL, model dir and a secret key set; readers registered through the API;
+3. --concurrency virtual users send a mix for --seconds (and at most --max-requests requests):
+   60% reads (books pages with search / category filter / viewer fields, a book by id,
+   categories), 25% writes (rateBook, deleteRating, likeBook, dislikeBook by the registered
+   readers), 15% recommendations (recommendations for demo and registered readers, similarBooks);
+4. requests/s, p50/p95/p99 latency and errors (non-200 or GraphQL ``errors``) per operation kind,
+   per group and overall;
+5. verification, after the server stopped: for every (reader, book) written, the rating row (and
+   the like/dislike row) equals the last acknowledged write; no row exists that no write made.
+   Each reader belongs to one virtual user, so its writes are sequential and "last" is defined.
+   A write that failed or was not answered leaves its key "uncertain": either value is accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import secrets
+import shutil
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+from _common import Outcome, Request
+
+Q_BOOKS_SEARCH = """query($s: String!, $after: String) { books(first: 20, search: $s, after: $after) {
+  totalCount edges { cursor node { id title authors averageRating categories { name } } }
+  pageInfo { hasNextPage endCursor } } }"""
+Q_BOOKS_CATEGORY = """query($c: ID!) { books(first: 20, categoryId: $c) {
+  edges { node { id title ratingsCount averageRating likeCount } } pageInfo { hasNextPage } } }"""
+Q_BOOKS_VIEWER = """query($after: String) { books(first: 50, after: $after) {
+  edges { node { id title myRating myFeedback categories { id name } } } } }"""
+Q_BOOK = """query($id: ID!) { book(id: $id) { id title authors year isbn likeCount ratingsCount
+  averageRating categories { id name bookCount } } }"""
+Q_CATEGORIES = "{ categories { id name bookCount } }"
+Q_RECS = "{ recommendations(first: 10) { score source predictedStars book { id title } because { id } } }"
+Q_SIMILAR = "query($id: ID!) { similarBooks(bookId: $id, first: 10) { score book { id title } } }"
+M_RATE = "mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars } }"
+M_DELETE = "mutation($b: ID!) { deleteRating(bookId: $b) }"
+M_LIKE = "mutation($b: ID!) { likeBook(bookId: $b) { id likeCount myFeedback } }"
+M_DISLIKE = "mutation($b: ID!) { dislikeBook(bookId: $b) { id likeCount myFeedback } }"
+SEARCH_TERMS = [
+    "the",
+    "harry",
+    "king",
+    "love",
+    "war",
+    "night",
+    "girl",
+    "house",
+    "game",
+    "dark",
+    "life",
+    "world",
+    "zzzz-none",
+    "an",
+    "of",
+]
+
+# (kind, group, weight): 60% reads, 25% writes, 15% recommendations.
+MIX = [
+    ("books-search", "read", 15),
+    ("books-category", "read", 15),
+    ("books-viewer", "read", 10),
+    ("book", "read", 12),
+    ("categories", "read", 8),
+    ("rateBook", "write", 15),
+    ("deleteRating", "write", 2),
+    ("likeBook", "write", 4),
+    ("dislikeBook", "write", 4),
+    ("recommendations", "recs", 10),
+    ("similarBooks", "recs", 5),
+]
+GROUP = {kind: group for kind, group, _ in MIX}
+BOOKS_PER_READER = 25  # writes of a reader hit a small set of books, so keys get overwritten
+
+
+@dataclass
+class Write:
+    reader: int
+    book: int
+    table: str  # "rating" | "feedback"
+    value: Any  # half stars / feedback kind; None = no row
+
+
+@dataclass
+class Ledger:
+    """Per (table, reader, book): the last acknowledged value, and the values of later writes
+    whose outcome is unknown."""
+
+    acked: dict[tuple[str, int, int], Any] = field(default_factory=dict)
+    unknown: dict[tuple[str, int, int], set[Any]] = field(default_factory=lambda: defaultdict(set))
+    n_acked: int = 0
+    n_failed: int = 0
+
+    def record(self, outcome: Outcome) -> None:
+        write: Write | None = outcome.request.meta
+        if write is None:
+            return
+        key = (write.table, write.reader, write.book)
+        if outcome.ok:
+            self.acked[key] = write.value
+            self.unknown.pop(key, None)
+            self.n_acked += 1
+        else:
+            # Refused (e.g. an error) or unanswered: it may or may not have been committed.
+            self.unknown[key].add(write.value)
+            self.n_failed += 1
+
+
+class Mix:
+    def __init__(
+        self,
+        rng: random.Random,
+        book_ids: list[int],
+        category_ids: list[int],
+        readers: list[tuple[int, str]],
+        demo_tokens: list[str],
+        concurrency: int,
+    ) -> None:
+        self.rng, self.book_ids, self.category_ids = rng, book_ids, category_ids
+        self.readers = readers
+        self.demo_tokens = demo_tokens
+        # Reader i belongs to virtual user i % concurrency: its writes are never concurrent.
+        self.own: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for i, reader in enumerate(readers):
+            self.own[i % concurrency].append(reader)
+        self.reader_books = {uid: rng.sample(book_ids, BOOKS_PER_READER) for uid, _ in readers}
+        self.kinds = [k for k, _, _ in MIX]
+        self.weights = [w for _, _, w in MIX]
+
+    def _reader(self, vu: int) -> tuple[int, str]:
+        mine = self.own.get(vu)
+        return self.rng.choice(mine) if mine else self.rng.choice(self.readers)
+
+    def _token(self) -> str:
+        """Any reader: half registered ones, half demo readers (with a model history)."""
+        if self.rng.random() < 0.5:
+            return self.rng.choice(self.readers)[1]
+        return self.rng.choice(self.demo_tokens)
+
+    def __call__(self, vu: int, seq: int) -> Request:
+        rng = self.rng
+        kind = rng.choices(self.kinds, self.weights)[0]
+        if kind in GROUP and GROUP[kind] == "write" and not self.own.get(vu):
+            kind = "book"  # a virtual user without readers of its own only reads
+        auth = lambda token: {"Authorization": f"Bearer {token}"}  # noqa: E731
+        if kind == "books-search":
+            return Request(
+                kind, {"query": Q_BOOKS_SEARCH, "variables": {"s": rng.choice(SEARCH_TERMS)}}
+            )
+        if kind == "books-category":
+            return Request(
+                kind,
+                {"query": Q_BOOKS_CATEGORY, "variables": {"c": str(rng.choice(self.category_ids))}},
+            )
+        if kind == "books-viewer":
+            from schema.pagination import book_cursor
+
+            start = rng.randrange(0, len(self.book_ids) - 60)
+            after = book_cursor(self.book_ids[start]) if start else None
+            return Request(
+                kind, {"query": Q_BOOKS_VIEWER, "variables": {"after": after}}, auth(self._token())
+            )
+        if kind == "book":
+            return Request(
+                kind, {"query": Q_BOOK, "variables": {"id": str(rng.choice(self.book_ids))}}
+            )
+        if kind == "categories":
+            return Request(kind, {"query": Q_CATEGORIES})
+        if kind == "recommendations":
+            return Request(kind, {"query": Q_RECS}, auth(self._token()))
+        if kind == "similarBooks":
+            return Request(
+                kind, {"query": Q_SIMILAR, "variables": {"id": str(rng.choice(self.book_ids))}}
+            )
+        reader, token = self._reader(vu)
+        book = rng.choice(self.reader_books[reader])
+        if kind == "rateBook":
+            half = rng.randint(1, 10)
+            return Request(
+                kind,
+                {"query": M_RATE, "variables": {"b": str(book), "s": half / 2}},
+                auth(token),
+                check=_check_rate(half / 2),
+                meta=Write(reader, book, "rating", half),
+            )
+        if kind == "deleteRating":
+            return Request(
+                kind,
+                {"query": M_DELETE, "variables": {"b": str(book)}},
+                auth(token),
+                meta=Write(reader, book, "rating", None),
+            )
+        feedback = "liked" if kind == "likeBook" else "disliked"
+        return Request(
+            kind,
+            {"query": M_LIKE if kind == "likeBook" else M_DISLIKE, "variables": {"b": str(book)}},
+            auth(token),
+            check=_check_feedback(kind, feedback.upper()),
+            meta=Write(reader, book, "feedback", feedback),
+        )
+
+
+def _check_rate(stars: float):  # type: ignore[no-untyped-def]
+    def check(body: dict[str, Any]) -> str | None:
+        problem = c.graphql_check(body)
+        if problem:
+            return problem
+        got = body["data"]["rateBook"]["stars"]
+        return None if got == stars else f"rateBook answered {got} stars, sent {stars}"
+
+    return check
+
+
+def _check_feedback(field_name: str, expected: str):  # type: ignore[no-untyped-def]
+    def check(body: dict[str, Any]) -> str | None:
+        problem = c.graphql_check(body)
+        if problem:
+            return problem
+        got = body["data"][field_name]["myFeedback"]
+        return None if got == expected else f"{field_name} answered myFeedback {got}"
+
+    return check
+
+
+# --------------------------------------------------------------------------- databases
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql", "postgres:"))
+
+
+def ensure_postgres_database(url: str) -> bool:
+    """Create the URL's database if it does not exist; True if this call created it."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
+    name = parts.path.lstrip("/")
+    if not name:
+        raise SystemExit("--database-url must name a database")
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists:
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    c.log(f"created PostgreSQL database {name}")
+    return True
+
+
+def drop_postgres_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(parts.path.lstrip("/")))
+        )
+    c.log(f"dropped PostgreSQL database {parts.path.lstrip('/')}")
+
+
+def read_catalog(database_url: str) -> tuple[list[int], list[int], list[int]]:
+    import sqlalchemy as sa
+
+    from db.engine import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            books = [r[0] for r in conn.execute(sa.text("SELECT id FROM book ORDER BY id"))]
+            cats = [r[0] for r in conn.execute(sa.text("SELECT id FROM category ORDER BY id"))]
+            readers = [
+                r[0]
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT DISTINCT user_id FROM rating WHERE user_id <= 3000 ORDER BY user_id"
+                    )
+                )
+            ]
+    finally:
+        engine.dispose()
+    return books, readers, cats
+
+
+def verify(database_url: str, ledger: Ledger, reader_ids: list[int]) -> tuple[bool, list[str]]:
+    import sqlalchemy as sa
+
+    from db.engine import make_engine
+
+    engine = make_engine(database_url)
+    lines: list[str] = []
+    try:
+        with engine.connect() as conn:
+            ids: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+            rows = {
+                ("rating", u, b): h
+                for u, b, h in conn.execute(
+                    sa.text(
+                        "SELECT user_id, book_id, half_stars FROM rating WHERE user_id IN :ids"
+                    ).bindparams(ids),
+                    {"ids": reader_ids},
+                )
+            }
+            rows.update(
+                {
+                    ("feedback", u, b): k
+                    for u, b, k in conn.execute(
+                        sa.text(
+                            "SELECT user_id, book_id, kind FROM feedback WHERE user_id IN :ids"
+                        ).bindparams(ids),
+                        {"ids": reader_ids},
+                    )
+                }
+            )
+            like_drift = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM book b WHERE b.like_count <> (SELECT count(*) FROM feedback f "
+                    "WHERE f.book_id = b.id AND f.kind = 'liked')"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    keys = set(ledger.acked) | set(ledger.unknown)
+    checked = matched = uncertain = 0
+    wrong: list[str] = []
+    for key in sorted(keys):
+        actual = rows.get(key)
+        # Registered readers start with no rows: before any acknowledged write, "no row" holds.
+        allowed = {ledger.acked[key]} if key in ledger.acked else {None}
+        allowed |= ledger.unknown.get(key, set())
+        checked += key in ledger.acked
+        uncertain += key in ledger.unknown
+        if actual not in allowed:
+            wrong.append(
+                f"{key}: database {actual!r}, acknowledged {ledger.acked.get(key)!r}, "
+                f"unknown outcomes {sorted(map(str, ledger.unknown.get(key, set())))}"
+            )
+        elif key in ledger.acked and key not in ledger.unknown:
+            matched += 1
+    strays = sorted(set(rows) - keys)
+    ok = not wrong and not strays
+    n_rating = sum(1 for k in ledger.acked if k[0] == "rating")
+    lines.append(f"acknowledged writes: {ledger.n_acked} ok, {ledger.n_failed} failed/unanswered")
+    lines.append(
+        f"keys checked: {checked} ({n_rating} rating, {checked - n_rating} like/dislike); "
+        f"equal to the last acknowledged write: {matched}; uncertain (a failed write last): "
+        f"{uncertain}; wrong: {len(wrong)}; rows no write made: {len(strays)}"
+    )
+    lines.append(f"books whose like_count differs from their 'liked' rows: {like_drift}")
+    for line in (wrong + [f"stray row {s}: {rows[s]!r}" for s in strays])[:10]:
+        lines.append("  " + line)
+    return ok, lines
+
+
+# --------------------------------------------------------------------------- report
+
+
+def summarize(outcomes: list[Outcome], elapsed: float) -> str:
+    rows = []
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[o.request.kind].append(o)
+
+    def row(label: str, items: list[Outcome]) -> list[Any]:
+        p50, p95, p99 = c.percentiles_ms([o.latency for o in items])
+        errors = sum(not o.ok for o in items)
+        return [
+            label,
+            len(items),
+            len(items) / elapsed,
+            p50,
+            p95,
+            p99,
+            errors,
+            f"{100 * errors / len(items):.2f}%" if items else "-",
+        ]
+
+    for kind, _, _ in MIX:
+        if groups.get(kind):
+            rows.append(row(kind, groups[kind]))
+    for group in ("read", "write", "recs"):
+        items = [o for o in outcomes if GROUP.get(o.request.kind) == group]
+        if items:
+            rows.append(row(f"[{group}s]" if group != "recs" else "[recommendations]", items))
+    rows.append(row("ALL", outcomes))
+    return c.table(
+        ["operation", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "error %"], rows
+    )
+
+
+def server_log_problems(path: Path) -> tuple[int, int, list[str]]:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return 0, 0, []
+    tracebacks = sum(1 for line in text if line.startswith("Traceback"))
+    errors = [line for line in text if " ERROR " in line]
+    return tracebacks, len(errors), errors[:5]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds (CI smoke)")
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="duration (default 30, quick 5)"
+    )
+    parser.add_argument("--max-requests", type=int, default=None, help="total request bound")
+    parser.add_argument("--concurrency", type=int, default=None, help="virtual users (default 32)")
+    parser.add_argument("--readers", type=int, default=None, help="registered readers who write")
+    parser.add_argument("--workers", type=int, default=1, help="bookrec serve --workers")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="e.g. postgresql://bookrec:bookrec@127.0.0.1:5432/bookrec_load "
+        "(created if missing; default: SQLite in a temporary directory)",
+    )
+    parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp dir and a created database"
+    )
+    args = parser.parse_args(argv)
+    seconds = args.seconds or (5.0 if args.quick else 30.0)
+    max_requests = args.max_requests or (2_000 if args.quick else 50_000)
+    concurrency = args.concurrency or (8 if args.quick else 32)
+    n_readers = args.readers or (16 if args.quick else 64)
+
+    print("bookrec load test", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    for line in c.machine_info():
+        print(line)
+    workdir = c.new_workdir("bookrec-bench-load-")
+    database_url = args.database_url or f"sqlite:///{workdir / 'bookrec.db'}"
+    print(
+        f"database: {c.redact(database_url)}; {concurrency} virtual users for {seconds:g} s "
+        f"(at most {max_requests} requests); {n_readers} registered writers; "
+        f"bookrec serve --workers {args.workers}, default protections"
+    )
+    sys.stdout.flush()
+    created_db = False
+    server: c.Server | None = None
+    try:
+        if _is_postgres(database_url):
+            created_db = ensure_postgres_database(database_url)
+        c.prepare_database(database_url, workdir, workdir / "setup.log")
+        model_dir = c.prepare_model(args.model_dir, database_url, workdir, workdir / "setup.log")
+        book_ids, demo_readers, category_ids = read_catalog(database_url)
+        secret = secrets.token_urlsafe(48)
+        server = c.start_bookrec(database_url, model_dir, secret, workdir, args.workers)
+        rng = random.Random(args.seed)
+        t0 = time.monotonic()
+        wanted = [
+            [str(x) for x in rng.sample(category_ids, rng.randint(1, 3))] for _ in range(n_readers)
+        ]
+        readers = asyncio.run(
+            c.register_readers(server.base_url, f"load{secrets.token_hex(3)}-", wanted)
+        )
+        c.log(f"registered {len(readers)} readers in {time.monotonic() - t0:.1f}s")
+        from schema.auth import Tokens
+
+        tokens = Tokens(secret, 24 * 3600)
+        demo_tokens = [
+            tokens.issue(u) for u in rng.sample(demo_readers, min(300, len(demo_readers)))
+        ]
+        mix = Mix(rng, book_ids, category_ids, readers, demo_tokens, concurrency)
+        ledger = Ledger()
+        c.log(f"load: {concurrency} virtual users, {seconds:g} s")
+        cell = c.run_drive(
+            server.base_url,
+            mix,
+            concurrency,
+            max_requests,
+            seconds,
+            on_outcome=ledger.record,
+            server=server,
+        )
+        health = None
+        with contextlib.suppress(Exception):
+            import httpx
+
+            health = httpx.get(server.base_url + "/healthz", timeout=10).json()
+        server.stop()
+        tracebacks, error_lines, samples = server_log_problems(server.log_path)
+
+        outcomes = cell.outcomes
+        errors = [o for o in outcomes if not o.ok]
+        print()
+        print(summarize(outcomes, cell.elapsed))
+        print(
+            f"\n{len(outcomes)} requests in {cell.elapsed:.1f} s = {len(outcomes) / cell.elapsed:.1f} req/s; "
+            f"errors {len(errors)} ({100 * len(errors) / max(1, len(outcomes)):.2f}%); "
+            f"server CPU {100 * (cell.server_cpu or 0) / cell.elapsed:.0f}%, "
+            f"client CPU {100 * cell.client_cpu / cell.elapsed:.0f}% (of one core)"
+        )
+        if errors:
+            print("errors by kind and message:")
+            for (kind, msg), n in Counter(
+                (o.request.kind, (o.error or "")[:110]) for o in errors
+            ).most_common(8):
+                print(f"  {n:5d}  {kind}: {msg}")
+        print(
+            f"server after the run: /healthz {health}; log: {tracebacks} tracebacks, "
+            f"{error_lines} ERROR lines"
+        )
+        for line in samples:
+            print("  " + line[:200])
+        ok_db, lines = verify(database_url, ledger, [u for u, _ in readers])
+        print("\nverification of acknowledged writes:")
+        for line in lines:
+            print("  " + line)
+        print(c.load_line())
+        ok = ok_db and not errors and tracebacks == 0
+        print(f"\nverdict: {'PASS' if ok else 'FAIL'} (no errors, every acknowledged write stored)")
+        return 0 if ok else 1
+    finally:
+        if server is not None:
+            server.stop()
+        if args.keep:
+            print(
+                f"kept {workdir}"
+                + (f" and database {c.redact(database_url)}" if created_db else "")
+            )
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+            if created_db:
+                with contextlib.suppress(Exception):
+                    drop_postgres_database(database_url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
