@@ -353,7 +353,7 @@ async def counted(
 ) -> AsyncIterator[tuple[Api, CountingPasswords]]:
     settings = make_settings(database_url, login_max_failures=3, login_lockout_seconds=LOCKOUT)
     passwords = CountingPasswords()
-    services = dataclasses.replace(build_services(settings, engine), passwords=passwords)
+    services = dataclasses.replace(build_services(settings), passwords=passwords)
     async with client_for(create_app(settings, engine, services)) as client:
         yield Api(client), passwords
 

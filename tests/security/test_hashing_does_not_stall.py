@@ -71,7 +71,7 @@ async def gated(
 ) -> AsyncIterator[tuple[Api, GatedPasswords]]:
     settings = make_settings(database_url)
     passwords = GatedPasswords()
-    services = dataclasses.replace(build_services(settings, engine), passwords=passwords)
+    services = dataclasses.replace(build_services(settings), passwords=passwords)
     async with client_for(create_app(settings, engine, services)) as client:
         api = Api(client)
         for i in range(3):
