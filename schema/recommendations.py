@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-import anyio.to_thread
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from db import catalog, readers
+from db.catalog import BookLike
+from db.popularity import PopularityCache
+from db.session import Session
+from inference import Recommender
 from schema import recommending
 from schema.context import Context
 from schema.errors import Unauthenticated, parse_id
@@ -29,30 +32,26 @@ class RecommendationSource(Enum):
 
 @strawberry.type
 class Recommendation:
-    book_id: strawberry.Private[int]
-    because_id: strawberry.Private[int | None]
+    book_row: strawberry.Private[BookLike]
+    because_row: strawberry.Private[BookLike | None]
     score: float
     predicted_stars: float | None
     source: RecommendationSource
 
+    # Plain (not async) resolvers: the rows were fetched with the plan, in the same trip.
     @strawberry.field
-    async def book(self, info: Info[Context, None]) -> Book:
-        row = await info.context.loaders.book.load(self.book_id)
-        assert row is not None
-        return Book.from_row(row)
+    def book(self) -> Book:
+        return Book.from_row(self.book_row)
 
     @strawberry.field(description="The reader's highly rated book most similar to this one.")
-    async def because(self, info: Info[Context, None]) -> Book | None:
-        if self.because_id is None:
-            return None
-        row = await info.context.loaders.book.load(self.because_id)
-        return None if row is None else Book.from_row(row)
+    def because(self) -> Book | None:
+        return None if self.because_row is None else Book.from_row(self.because_row)
 
     @classmethod
-    def from_pick(cls, pick: recommending.Pick) -> Recommendation:
+    def from_pick(cls, pick: recommending.Pick, books: dict[int, BookLike]) -> Recommendation:
         return cls(
-            book_id=pick.book_id,
-            because_id=pick.because_id,
+            book_row=books[pick.book_id],
+            because_row=books.get(pick.because_id) if pick.because_id else None,
             score=round(pick.score, 6),
             predicted_stars=pick.predicted_stars,
             source=RecommendationSource(pick.source.value),
@@ -70,26 +69,44 @@ class ModelInfo:
     baseline_metrics: JSON = strawberry.field(description="Popularity on the same split.")
 
 
-async def _present(ctx: Context, picks: list[recommending.Pick]) -> list[Recommendation]:
+def _with_books(
+    session: Session, picks: list[recommending.Pick]
+) -> tuple[list[recommending.Pick], dict[int, BookLike]]:
+    ids = [p.book_id for p in picks] + [p.because_id for p in picks if p.because_id]
+    return picks, catalog.book_rows_by_ids(session, ids)
+
+
+def _plan_for_reader(
+    session: Session, viewer: int, k: int, model: Recommender | None, popularity: PopularityCache
+) -> tuple[list[recommending.Pick], dict[int, BookLike]] | None:
+    """Reader state, the chain and the books it picked: one trip to a worker thread."""
+    state = readers.reader_state(session, viewer)
+    if state is None:
+        return None
+    reader = recommending.Reader(viewer, state.history, state.disliked, state.category_ids)
+    return _with_books(session, recommending.recommend(reader, k, model, popularity.get()))
+
+
+def _plan_similar(
+    session: Session, book: int, k: int, model: Recommender | None, popularity: PopularityCache
+) -> tuple[list[recommending.Pick], dict[int, BookLike]]:
+    catalog.get_book(session, book)  # NOT_FOUND for an unknown book
+    return _with_books(session, recommending.similar(book, k, model, popularity.get()))
+
+
+def _present(picks: list[recommending.Pick], books: dict[int, BookLike]) -> list[Recommendation]:
     # Picks may name books deleted since the snapshot or the model was made: drop those.
-    rows = await ctx.loaders.book.load_many([p.book_id for p in picks])
-    return [Recommendation.from_pick(p) for p, row in zip(picks, rows, strict=True) if row]
+    return [Recommendation.from_pick(p, books) for p in picks if p.book_id in books]
 
 
 async def resolve_recommendations(info: Info[Context, None], first: int) -> list[Recommendation]:
     ctx = info.context
     k = check_first(first)
     viewer = ctx.require_viewer()
-    state = await ctx.db(readers.reader_state, viewer)
-    if state is None:
+    planned = await ctx.db(_plan_for_reader, viewer, k, ctx.model(), ctx.services.popularity)
+    if planned is None:
         raise Unauthenticated("This account no longer exists; sign in again.")
-    reader = recommending.Reader(viewer, state.history, state.disliked, state.category_ids)
-    model = ctx.model()
-
-    def plan() -> list[recommending.Pick]:
-        return recommending.recommend(reader, k, model, ctx.services.popularity.get())
-
-    return await _present(ctx, await anyio.to_thread.run_sync(plan))
+    return _present(*planned)
 
 
 async def resolve_similar_books(
@@ -98,13 +115,8 @@ async def resolve_similar_books(
     ctx = info.context
     k = check_first(first)
     book = parse_id(book_id, "book id")
-    await ctx.db(catalog.get_book, book)  # NOT_FOUND for an unknown book
-    model = ctx.model()
-
-    def plan() -> list[recommending.Pick]:
-        return recommending.similar(book, k, model, ctx.services.popularity.get())
-
-    return await _present(ctx, await anyio.to_thread.run_sync(plan))
+    planned = await ctx.db(_plan_similar, book, k, ctx.model(), ctx.services.popularity)
+    return _present(*planned)
 
 
 def resolve_model_info(info: Info[Context, None]) -> ModelInfo | None:

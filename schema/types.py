@@ -9,8 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from db import ratings as db_ratings
+from db.catalog import BookLike
 from db.models import FEEDBACK_DISLIKED, FEEDBACK_LIKED
-from db.models import Book as BookRow
 from db.models import Category as CategoryRow
 from db.models import Rating as RatingRow
 from db.models import User as UserRow
@@ -56,7 +56,7 @@ class Book:
     like_count: int
 
     @classmethod
-    def from_row(cls, row: BookRow) -> Book:
+    def from_row(cls, row: BookLike) -> Book:
         return cls(
             id=strawberry.ID(str(row.id)),
             title=row.title,
