@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo install test test-sqlite lint typecheck audit bench-quality bench-serve bench-scale clean
+.PHONY: demo install test test-sqlite lint typecheck audit ci bench-quality bench-serve bench-load bench-scale clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 audit: $(STAMP)
-	$(BIN)/pip-audit --strict --progress-spinner off -r constraints.txt
+	scripts/audit.sh
+
+## What CI runs: lint, types, the whole suite on both databases, the audit, bench smoke runs.
+ci: lint typecheck test audit
+	$(BIN)/python bench/serve.py --quick
+	$(BIN)/python bench/load.py --quick
 
 bench-quality: $(STAMP)
 	$(BIN)/python bench/quality.py
@@ -43,6 +48,9 @@ bench-scale: $(STAMP)
 
 bench-serve: $(STAMP)
 	$(BIN)/python bench/serve.py
+
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) bookrec.db bookrec.db-* models .bookrec-dev-key

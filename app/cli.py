@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,6 +56,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 
 def _train(settings: Settings, args: argparse.Namespace) -> None:
+    # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) says nothing useful here.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tf2onnx").setLevel(logging.WARNING)
     try:
         from training.pipeline import train
     except ImportError as exc:

@@ -249,6 +249,7 @@ def bookmanager_main(argv: list[str]) -> None:
     parser.add_argument("--workdir", required=True)
     args = parser.parse_args(argv)
 
+    import keras
     import numpy as np
     import uvicorn
     from starlette.applications import Starlette
@@ -257,8 +258,6 @@ def bookmanager_main(argv: list[str]) -> None:
     from starlette.routing import Route
 
     from training.models import Seed000
-
-    import keras
 
     warm = Seed000(args.users, args.books)  # the seed000 architecture; random weights
     warm.compile(optimizer="adam", loss="mse")

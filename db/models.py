@@ -124,6 +124,8 @@ class Rating(SQLModel, table=True):
         ),
         # SQLite's integer affinity would keep 4.5 as a REAL; a whole number is required.
         sa.CheckConstraint("half_stars = CAST(half_stars AS INTEGER)", name="half_stars_whole"),
+        # Covering index: a book's rating count and mean come from the index alone.
+        sa.Index("ix_rating_book_id_half_stars", "book_id", "half_stars"),
     )
 
     user_id: int = Field(
@@ -136,7 +138,6 @@ class Rating(SQLModel, table=True):
             sa.Integer,
             sa.ForeignKey("book.id", ondelete="CASCADE"),
             primary_key=True,
-            index=True,
         )
     )
     half_stars: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))

@@ -96,15 +96,15 @@ def reader_state(session: Session, user_id: int) -> ReaderState | None:
     """None if the reader does not exist (any more). One statement (a UNION of the four
     reads), returning plain values: this runs on every recommendations request."""
     parts = [
-        sa.select(sa.literal("u"), User.id, sa.literal(0)).where(User.id == user_id),
-        sa.select(sa.literal("r"), Rating.book_id, Rating.half_stars).where(
-            Rating.user_id == user_id
+        sa.select(sa.literal("u"), col(User.id), sa.literal(0)).where(col(User.id) == user_id),
+        sa.select(sa.literal("r"), col(Rating.book_id), col(Rating.half_stars)).where(
+            col(Rating.user_id) == user_id
         ),
-        sa.select(sa.literal("d"), Feedback.book_id, sa.literal(0)).where(
-            Feedback.user_id == user_id, Feedback.kind == FEEDBACK_DISLIKED
+        sa.select(sa.literal("d"), col(Feedback.book_id), sa.literal(0)).where(
+            col(Feedback.user_id) == user_id, col(Feedback.kind) == FEEDBACK_DISLIKED
         ),
-        sa.select(sa.literal("c"), UserCategory.category_id, sa.literal(0)).where(
-            UserCategory.user_id == user_id
+        sa.select(sa.literal("c"), col(UserCategory.category_id), sa.literal(0)).where(
+            col(UserCategory.user_id) == user_id
         ),
     ]
     rows = session.execute(sa.union_all(*parts)).all()

@@ -11,7 +11,7 @@ Users with no relevant books are skipped by the caller.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def average_precision_at_k(ranked: Sequence[int], relevant: Iterable[int], k: in
 
 
 def ranking_metrics(
-    rankings: dict[int, Sequence[int]], relevant: dict[int, set[int]], k: int = 10
+    rankings: Mapping[int, Sequence[int]], relevant: Mapping[int, set[int]], k: int = 10
 ) -> dict[str, float]:
     """Mean nDCG/P/R/MAP@k over users present in both mappings with >= 1 relevant book."""
     users = [u for u in relevant if relevant[u] and u in rankings]

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 import strawberry
 from graphql import DocumentNode, GraphQLError, parse
-from graphql.validation import NoSchemaIntrospectionCustomRule, ValidationContext, ValidationRule
+from graphql.validation import (
+    ASTValidationRule,
+    NoSchemaIntrospectionCustomRule,
+    ValidationContext,
+    ValidationRule,
+)
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -81,7 +86,7 @@ class BookrecSchema(strawberry.Schema):
 def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
     # The limit rules are built once, not per request, so that the validation cache can
     # recognise a document it has already validated (its key includes the rule classes).
-    rules = [
+    rules: list[type[ASTValidationRule]] = [
         _depth_rule(limits.max_depth),
         alias_rule(limits.max_aliases),
     ]

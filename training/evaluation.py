@@ -67,7 +67,7 @@ def popularity_baseline(train: pd.DataFrame, test: pd.DataFrame, k: int = K) -> 
     rated = _rated(train)
     rankings = {}
     for user in test["user_id"].unique():
-        seen = set(rated.get(int(user), ()).tolist()) if int(user) in rated else set()
+        seen = set(rated[int(user)].tolist()) if int(user) in rated else set()
         picks = [int(b) for b in order[: k + len(seen)] if b not in seen][:k]
         rankings[int(user)] = picks
     mean = float(train["stars"].mean())

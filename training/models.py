@@ -25,8 +25,12 @@ class Seed000(keras.Model):
 
     def get_config(self):
         # Saved as a .keras file by the serving benchmark (the design's own serving path).
-        return {**super().get_config(), "n_users": self.n_users, "n_books": self.n_books,
-                "dim": self.dim}
+        return {
+            **super().get_config(),
+            "n_users": self.n_users,
+            "n_books": self.n_books,
+            "dim": self.dim,
+        }
 
     def _stars(self, u, v):
         h = ops.concatenate([u, v], axis=-1)

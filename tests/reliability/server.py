@@ -56,8 +56,14 @@ def server_env(database_url: str, model_dir: Path, **extra: str) -> dict[str, st
 
 class Server:
     def __init__(
-        self, database_url: str, model_dir: Path, log_path: Path, **extra_env: str
+        self,
+        database_url: str,
+        model_dir: Path,
+        log_path: Path,
+        workers: int = 1,
+        **extra_env: str,
     ) -> None:
+        self.workers = workers
         self.database_url = database_url
         self.model_dir = Path(model_dir)
         self.log_path = Path(log_path)
@@ -76,7 +82,16 @@ class Server:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             self.process = subprocess.Popen(
-                [*bookrec_command(), "serve", "--host", LOOPBACK, "--port", str(self.port)],
+                [
+                    *bookrec_command(),
+                    "serve",
+                    "--host",
+                    LOOPBACK,
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                ],
                 cwd=REPO,
                 env=env,
                 stdin=subprocess.DEVNULL,

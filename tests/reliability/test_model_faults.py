@@ -394,3 +394,27 @@ def test_rollback_is_one_command_and_the_server_follows(served: tuple[Server, Pa
     time.sleep(0.5)
     assert _serving(server) == OTHER
     _point_at(server, models, SERVING)
+
+
+def test_every_worker_process_follows_the_current_model(
+    served: tuple[Server, Path], tmp_path: Path
+) -> None:
+    """`bookrec serve --workers 2`: both processes switch, each on its own."""
+    first, models = served
+    server = Server(first.database_url, models, tmp_path / "workers.log", workers=2)
+    server.start()
+    try:
+        for version in ("v0001", SERVING):
+            publish_current(models, version)
+
+            def workers_on_version(version: str = version) -> bool:
+                seen: dict[int, str | None] = {}
+                for _ in range(40):  # a new connection each time: the workers share them
+                    health = httpx.get(f"{server.url}/healthz", timeout=5).json()
+                    seen[health["pid"]] = health["model"]["version"]
+                return len(seen) == 2 and set(seen.values()) == {version}
+
+            _wait(workers_on_version, f"both workers to serve {version}", timeout=30)
+    finally:
+        server.stop()
+        publish_current(models, SERVING)
