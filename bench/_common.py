@@ -639,3 +639,28 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def new_workdir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def read_catalog(database_url: str) -> tuple[list[int], list[int], list[int]]:
+    """(book ids, ids of the demo readers who rated, category ids) of a demo database. Readers
+    registered later by a benchmark (ids above the demo's 3,000) are left out."""
+    import sqlalchemy as sa
+
+    from db.engine import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            books = [r[0] for r in conn.execute(sa.text("SELECT id FROM book ORDER BY id"))]
+            cats = [r[0] for r in conn.execute(sa.text("SELECT id FROM category ORDER BY id"))]
+            readers = [
+                r[0]
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT DISTINCT user_id FROM rating WHERE user_id <= 3000 ORDER BY user_id"
+                    )
+                )
+            ]
+    finally:
+        engine.dispose()
+    return books, readers, cats

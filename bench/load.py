@@ -282,29 +282,6 @@ def drop_postgres_database(url: str) -> None:
     c.log(f"dropped PostgreSQL database {parts.path.lstrip('/')}")
 
 
-def read_catalog(database_url: str) -> tuple[list[int], list[int], list[int]]:
-    import sqlalchemy as sa
-
-    from db.engine import make_engine
-
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            books = [r[0] for r in conn.execute(sa.text("SELECT id FROM book ORDER BY id"))]
-            cats = [r[0] for r in conn.execute(sa.text("SELECT id FROM category ORDER BY id"))]
-            readers = [
-                r[0]
-                for r in conn.execute(
-                    sa.text(
-                        "SELECT DISTINCT user_id FROM rating WHERE user_id <= 3000 ORDER BY user_id"
-                    )
-                )
-            ]
-    finally:
-        engine.dispose()
-    return books, readers, cats
-
-
 def verify(database_url: str, ledger: Ledger, reader_ids: list[int]) -> tuple[bool, list[str]]:
     import sqlalchemy as sa
 
@@ -466,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             created_db = ensure_postgres_database(database_url)
         c.prepare_database(database_url, workdir, workdir / "setup.log")
         model_dir = c.prepare_model(args.model_dir, database_url, workdir, workdir / "setup.log")
-        book_ids, demo_readers, category_ids = read_catalog(database_url)
+        book_ids, demo_readers, category_ids = c.read_catalog(database_url)
         secret = secrets.token_urlsafe(48)
         server = c.start_bookrec(database_url, model_dir, secret, workdir, args.workers)
         rng = random.Random(args.seed)

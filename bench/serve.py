@@ -138,27 +138,6 @@ class Fixture:
         self.foldin_tokens: list[str] = []
 
 
-def read_catalog(database_url: str) -> tuple[list[int], list[int], list[int]]:
-    import sqlalchemy as sa
-
-    from db.engine import make_engine
-
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            books = [r[0] for r in conn.execute(sa.text("SELECT id FROM book ORDER BY id"))]
-            cats = [r[0] for r in conn.execute(sa.text("SELECT id FROM category ORDER BY id"))]
-            readers = [
-                r[0]
-                for r in conn.execute(
-                    sa.text("SELECT DISTINCT user_id FROM rating ORDER BY user_id")
-                )
-            ]
-    finally:
-        engine.dispose()
-    return books, readers, cats
-
-
 async def register_new_readers(fx: Fixture, base_url: str, n_category: int, n_foldin: int) -> None:
     """Readers registered through the API: some with categories only, some who then rate 3 books."""
     rng = fx.rng
@@ -496,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         setup_log = workdir / "setup.log"
         c.prepare_database(database_url, workdir, setup_log)
         model_dir = c.prepare_model(args.model_dir, database_url, workdir, setup_log)
-        book_ids, reader_ids, category_ids = read_catalog(database_url)
+        book_ids, reader_ids, category_ids = c.read_catalog(database_url)
         secret = secrets.token_urlsafe(48)
         fx = Fixture(secret, book_ids, reader_ids, category_ids, args.seed)
 

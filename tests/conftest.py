@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -49,3 +50,19 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
     eng = make_engine(database_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """(database URL, models dir) of the tiny catalog with two real versions of the default
+    model, trained with different seeds (v0002 current). Shared: copy before changing."""
+    from tests.tiny_catalog import create_database
+    from training.pipeline import train
+
+    root = tmp_path_factory.mktemp("trained")
+    url = f"sqlite:///{root / 'train.db'}"
+    create_database(url)
+    models = root / "models"
+    train(url, models, arch="default", epochs=8, seed=1)
+    train(url, models, arch="default", epochs=8, seed=2, force=True)
+    yield url, models

@@ -4,102 +4,32 @@ catalog, exported to ONNX, served by onnxruntime, switched live."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from app.asgi import create_app
-from db.engine import make_engine
-from db.schema_setup import upgrade
-from inference.artifact import CURRENT, current_version, publish_current
+from inference.artifact import CURRENT, publish_current
 from tests.api.conftest import Api, make_settings
+from tests.tiny_catalog import FANTASY, MYSTERY, populate
 
-FANTASY, MYSTERY = range(1, 13), range(13, 25)
-NEW_BOOKS = (25, 26)  # added after training: only the fallbacks know them
 REC = "query($n: Int!) { recommendations(first: $n) { score predictedStars source book { id } because { id } } }"
 
 
-def _populate(engine: sa.Engine, with_ratings: bool = True) -> None:
-    """Two tastes: readers 1-20 love fantasy (books 1-12), readers 21-40 love mystery."""
-    rng = np.random.default_rng(7)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO category (id, name) VALUES (1, 'Fantasy'), (2, 'Mystery'), (3, 'Poetry')"
-            )
-        )
-        for book in [*FANTASY, *MYSTERY, *NEW_BOOKS]:
-            conn.execute(
-                sa.text("INSERT INTO book (id, title, like_count) VALUES (:i, :t, :l)"),
-                {"i": book, "t": f"Book {book}", "l": 9 if book == 20 else 0},  # most liked
-            )
-            category = 1 if book in FANTASY or book == 25 else 2
-            conn.execute(
-                sa.text("INSERT INTO book_category VALUES (:b, :c)"), {"b": book, "c": category}
-            )
-        if not with_ratings:
-            return
-        for user in range(1, 41):
-            conn.execute(
-                sa.text(
-                    "INSERT INTO app_user (id, username, username_key, created_at) "
-                    "VALUES (:i, :n, :n, CURRENT_TIMESTAMP)"
-                ),
-                {"i": user, "n": f"reader-{user}"},
-            )
-            liked, other = (FANTASY, MYSTERY) if user <= 20 else (MYSTERY, FANTASY)
-            picks = list(rng.choice(list(liked), 8, replace=False)) + list(
-                rng.choice(list(other), 2, replace=False)
-            )
-            for book in picks:
-                half = int(rng.integers(8, 11)) if book in liked else int(rng.integers(2, 5))
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO rating VALUES (:u, :b, :h, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                    ),
-                    {"u": user, "b": int(book), "h": half},
-                )
-        if engine.dialect.name == "postgresql":
-            for table in ("app_user", "book", "category"):
-                conn.execute(
-                    sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-                    )
-                )
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A models dir with two real versions trained on the tiny catalog (v0002 current)."""
-    from training.pipeline import train
-
-    root = tmp_path_factory.mktemp("trained")
-    url = f"sqlite:///{root / 'train.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    _populate(engine)
-    engine.dispose()
-    models = root / "models"
-    train(url, models, arch="default", epochs=8, seed=1)
-    train(url, models, arch="default", epochs=8, seed=2, force=True)
-    assert current_version(models) == "v0002"
-    yield models
-
-
 @pytest.fixture
-def model_dir(trained: Path, tmp_path: Path) -> Path:
+def model_dir(trained_models: tuple[str, Path], tmp_path: Path) -> Path:
     target = tmp_path / "models"
-    shutil.copytree(trained, target)
+    shutil.copytree(trained_models[1], target)
+    publish_current(target, "v0002")
     return target
 
 
 @pytest.fixture
 async def rec_api(engine: sa.Engine, database_url: str, model_dir: Path) -> AsyncIterator[Api]:
-    _populate(engine)
+    populate(engine)
     settings = make_settings(database_url, model_dir=model_dir, model_poll_seconds=0.05)
     app = create_app(settings, engine)
     async with app.router.lifespan_context(app):  # loads the model, follows CURRENT
@@ -234,7 +164,7 @@ async def test_model_info(rec_api: Api) -> None:
 async def test_no_model_published_means_popular_and_null_model_info(
     engine: sa.Engine, database_url: str, tmp_path: Path
 ) -> None:
-    _populate(engine)
+    populate(engine)
     settings = make_settings(database_url, model_dir=tmp_path / "none")
     app = create_app(settings, engine)
     async with (

@@ -25,10 +25,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import sqlalchemy as sa
+from sqlalchemy import make_url
 
-from db.engine import make_engine
-from db.schema_setup import upgrade
 from inference.artifact import CURRENT, current_version, publish_current, write_text_atomic
 from tests.reliability.conftest import knob, token_for
 from tests.reliability.server import Server, bookrec_command, server_env
@@ -48,61 +46,18 @@ READER = 3
 SIGNED_QUERY = "{ modelInfo { version } recommendations(first: 5) { score source book { id } } }"
 
 
-def _populate(engine: sa.Engine) -> None:
-    """Two tastes: readers 1-20 like books 1-12, readers 21-40 like books 13-24."""
-    rng = np.random.default_rng(11)
-    with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO category (id, name) VALUES (1, 'A'), (2, 'B')"))
-        for book in range(1, 25):
-            conn.execute(
-                sa.text("INSERT INTO book (id, title) VALUES (:i, :t)"),
-                {"i": book, "t": f"Book {book}"},
-            )
-            conn.execute(
-                sa.text("INSERT INTO book_category VALUES (:b, :c)"),
-                {"b": book, "c": 1 if book <= 12 else 2},
-            )
-        for user in range(1, 41):
-            conn.execute(
-                sa.text(
-                    "INSERT INTO app_user (id, username, username_key, created_at) "
-                    "VALUES (:i, :n, :n, CURRENT_TIMESTAMP)"
-                ),
-                {"i": user, "n": f"reader-{user}"},
-            )
-            liked, other = (
-                (range(1, 13), range(13, 25)) if user <= 20 else (range(13, 25), range(1, 13))
-            )
-            picks = [
-                *rng.choice(list(liked), 8, replace=False),
-                *rng.choice(list(other), 2, replace=False),
-            ]
-            for book in picks:
-                half = int(rng.integers(8, 11)) if book in liked else int(rng.integers(2, 5))
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO rating VALUES (:u, :b, :h, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                    ),
-                    {"u": user, "b": int(book), "h": half},
-                )
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    """One server for the module, over a database and a models dir holding two real
-    versions trained with different seeds (v0002 current)."""
-    from training.pipeline import train
-
+def served(
+    trained_models: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, Path]]:
+    """One server for the module, over a copy of the tiny catalog and its two real versions
+    trained with different seeds (v0002 current)."""
     root = tmp_path_factory.mktemp("model-faults")
     url = f"sqlite:///{root / 'bookrec.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    _populate(engine)
-    engine.dispose()
+    shutil.copyfile(make_url(trained_models[0]).database, root / "bookrec.db")
     models = root / "models"
-    train(url, models, arch="default", epochs=8, seed=1)
-    train(url, models, arch="default", epochs=8, seed=2, force=True)
-    assert current_version(models) == SERVING
+    shutil.copytree(trained_models[1], models)
+    publish_current(models, SERVING)
     server = Server(url, models, root / "server.log")
     server.start()
     try:
