@@ -55,8 +55,8 @@ class BookrecGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Transport-level refusals (bad JSON, wrong method) as GraphQL-shaped JSON too."""
-        if scope["type"] != "http":
-            await JSONResponse({"detail": "WebSockets are not served."}, 404)(scope, receive, send)
+        if scope["type"] != "http":  # no subscriptions: refuse a WebSocket handshake
+            await send({"type": "websocket.close", "code": 1008})
             return
         try:
             response = await self.run(Request(scope=scope, receive=receive))
