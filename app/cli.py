@@ -55,7 +55,13 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     )
 
 
-def _train(settings: Settings, args: argparse.Namespace) -> None:
+def _train(
+    settings: Settings,
+    arch: str = "default",
+    epochs: int | None = None,
+    seed: int = 42,
+    force: bool = False,
+) -> None:
     # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) says nothing useful here.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)
@@ -68,10 +74,10 @@ def _train(settings: Settings, args: argparse.Namespace) -> None:
     result = train(
         settings.database_url,
         settings.model_dir,
-        arch=args.arch,
-        epochs=args.epochs,
-        seed=args.seed,
-        force=args.force,
+        arch=arch,
+        epochs=epochs,
+        seed=seed,
+        force=force,
     )
     print(result.table())
     state = "published as current" if result.published else "kept, NOT made current"
@@ -109,8 +115,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
     finally:
         engine.dispose()
     if current_version(settings.model_dir) is None or args.retrain:
-        args.arch, args.epochs, args.seed, args.force = "default", None, 42, False
-        _train(settings, args)
+        _train(settings)
     else:
         print(f"using the current model in {settings.model_dir} (--retrain to train again)")
     _serve(settings, args.host, args.port, args.workers)
@@ -170,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "init-db": lambda: _init_db(settings),
         "import": lambda: _import(settings, args),
         "serve": lambda: _serve(settings, args.host, args.port, args.workers),
-        "train": lambda: _train(settings, args),
+        "train": lambda: _train(settings, args.arch, args.epochs, args.seed, args.force),
         "evaluate": lambda: _evaluate(settings, args),
         "model": lambda: _model(settings, args),
         "demo": lambda: _demo(settings, args),

@@ -1,0 +1,54 @@
+"""The command line: its expected failures end with a clear message, not a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.cli import main
+from db.engine import make_engine
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BOOKREC_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("BOOKREC_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("BOOKREC_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("BOOKREC_LOG_LEVEL", "WARNING")
+    return tmp_path
+
+
+def test_init_db_then_import_goodbooks(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["init-db"])
+    books = env / "gb"
+    books.mkdir()
+    (books / "books.csv").write_text(
+        "book_id,goodreads_book_id,isbn,authors,original_publication_year,original_title,title,image_url\n"
+        "1,10,0439023483,Suzanne Collins,2008.0,The Hunger Games,The Hunger Games,http://x/1.jpg\n"
+    )
+    main(["import", "goodbooks", str(books)])
+    assert "books 1 new" in capsys.readouterr().out
+    engine = make_engine(f"sqlite:///{env / 'cli.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT title FROM book")).scalar_one() == "The Hunger Games"
+    engine.dispose()
+
+
+def test_broken_import_file_is_a_clear_exit(env: Path) -> None:
+    main(["init-db"])
+    books = env / "gb"
+    books.mkdir()
+    (books / "books.csv").write_text("book_id,title,authors\nnot-a-number,T,A\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["import", "goodbooks", str(books)])
+    assert "books.csv line 2" in str(exit_info.value)
+
+
+def test_model_commands_without_models(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["model", "list"])
+    assert capsys.readouterr().out == ""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["model", "rollback"])
+    assert "no current version" in str(exit_info.value)
