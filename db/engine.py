@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -57,3 +58,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def advance_sequences(conn: sa.Connection) -> None:
+    """After rows were inserted with explicit ids (imports, fixtures): PostgreSQL sequences
+    do not move by themselves, and the next INSERT without an id would collide. A no-op on
+    SQLite, whose INTEGER PRIMARY KEY continues from the largest id."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in ("app_user", "book", "category"):
+        conn.execute(
+            sa.text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table}"
+            )
+        )
+
+
+def upsert_insert(dialect_name: str) -> Any:
+    """The dialect's INSERT construct, which has ON CONFLICT (DO NOTHING / DO UPDATE)."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert

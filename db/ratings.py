@@ -10,10 +10,10 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from db.catalog import get_book
+from db.engine import upsert_insert
 from db.errors import InvalidInput
 from db.models import (
     FEEDBACK_LIKED,
@@ -36,15 +36,10 @@ def stars_to_half_stars(stars: float) -> int:
     return int(doubled)
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 def rate(session: Session, user_id: int, book_id: int, half_stars: int) -> Rating:
     get_book(session, book_id)
     now = utcnow()
-    stmt = _insert(session)(Rating).values(
+    stmt = upsert_insert(session.get_bind().dialect.name)(Rating).values(
         user_id=user_id, book_id=book_id, half_stars=half_stars, created_at=now, updated_at=now
     )
     # On PostgreSQL the update may wait for another writer's row lock: take its time

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import sqlalchemy as sa
 
-from db.engine import make_engine
+from db.engine import advance_sequences, make_engine
 from db.schema_setup import upgrade
 
 FANTASY, MYSTERY = range(1, 13), range(13, 25)
@@ -54,13 +54,7 @@ def populate(engine: sa.Engine, with_ratings: bool = True) -> None:
                         ),
                         {"u": user, "b": int(book), "h": half},
                     )
-        if engine.dialect.name == "postgresql":
-            for table in ("app_user", "book", "category"):
-                conn.execute(
-                    sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-                    )
-                )
+        advance_sequences(conn)
 
 
 def create_database(url: str) -> None:

@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from tqdm import tqdm
 
-from db.engine import IMMEDIATE
+from db.engine import IMMEDIATE, advance_sequences, upsert_insert
 from db.models import Book, BookCategory, Category, Rating, User
 
 CHUNK_ROWS = 10_000
@@ -305,10 +304,6 @@ class CatalogData:
     book_categories: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _insert_fn(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
 def _lookup(
     conn: Connection, column: sa.Column, wanted: Sequence[Any], *select: sa.Column
 ) -> list[Any]:
@@ -359,22 +354,11 @@ def _check_conflicts(conn: Connection, data: CatalogData) -> None:
 
 
 def _bulk(conn: Connection, table: sa.Table, rows: list[dict[str, Any]], bar: tqdm) -> None:
-    stmt = _insert_fn(conn)(table).on_conflict_do_nothing()
+    stmt = upsert_insert(conn.dialect.name)(table).on_conflict_do_nothing()
     for start in range(0, len(rows), CHUNK_ROWS):
         chunk = rows[start : start + CHUNK_ROWS]
         conn.execute(stmt, chunk)
         bar.update(len(chunk))
-
-
-def _advance_sequences(conn: Connection) -> None:
-    """Explicit ids do not move PostgreSQL sequences; without this the next INSERT collides."""
-    for table in ("app_user", "book", "category"):
-        conn.execute(
-            sa.text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table}"
-            )
-        )
 
 
 def write_catalog(
@@ -442,7 +426,7 @@ def write_catalog(
         new_names = [name for name in data.categories if name not in existing]
         if new_names:
             conn.execute(
-                _insert_fn(conn)(category).on_conflict_do_nothing(),
+                upsert_insert(conn.dialect.name)(category).on_conflict_do_nothing(),
                 [{"name": n} for n in new_names],
             )
             existing.update(
@@ -457,8 +441,7 @@ def write_catalog(
         for start in range(0, len(r), CHUNK_ROWS):
             _bulk(conn, rating, rating_rows(start), bar)
 
-        if conn.dialect.name == "postgresql":
-            _advance_sequences(conn)
+        advance_sequences(conn)
         after = {t.name: _count(conn, t) for t in (book, category, book_category, user, rating)}
 
     def added(table: sa.Table) -> int:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from app.asgi import create_app
 from app.settings import Settings
+from db.engine import advance_sequences
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -98,13 +99,7 @@ def seed_catalog(engine: sa.Engine) -> None:
         conn.execute(
             sa.text("INSERT INTO book_category VALUES (1, 1), (2, 2), (3, 3), (4, 1), (3, 1)")
         )
-        if engine.dialect.name == "postgresql":
-            for table in ("book", "category"):
-                conn.execute(
-                    sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-                    )
-                )
+        advance_sequences(conn)
 
 
 @pytest.fixture

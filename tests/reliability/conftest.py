@@ -13,6 +13,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from db.engine import advance_sequences
 from schema.auth import Tokens
 from tests.reliability.server import SECRET, Server
 
@@ -41,13 +42,7 @@ def seed(engine: sa.Engine, n_readers: int, n_books: int) -> None:
             ),
             [{"i": u, "n": f"reader-{u}"} for u in range(1, n_readers + 1)],
         )
-        if engine.dialect.name == "postgresql":
-            for table in ("app_user", "book", "category"):
-                conn.execute(
-                    sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-                    )
-                )
+        advance_sequences(conn)
 
 
 def token_for(user_id: int) -> str:
