@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sqlalchemy as sa
@@ -29,6 +29,12 @@ class PopularityIndex:
     book_ids: np.ndarray  # int64, most popular first
     scores: np.ndarray  # float32 in (0, 1], same order
     categories: dict[int, frozenset[int]]
+    # The same ranking as Python values, made once: the top-k scans run per request.
+    _ranking: list[tuple[int, float]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ranking = list(zip(self.book_ids.tolist(), self.scores.tolist(), strict=True))
+        object.__setattr__(self, "_ranking", ranking)
 
     def top(
         self, k: int, exclude: Iterable[int] = (), category_ids: Iterable[int] | None = None
@@ -36,7 +42,7 @@ class PopularityIndex:
         excluded = set(exclude)
         wanted = None if category_ids is None else frozenset(category_ids)
         out: list[tuple[int, float]] = []
-        for book_id, score in zip(self.book_ids.tolist(), self.scores.tolist(), strict=True):
+        for book_id, score in self._ranking:
             if book_id in excluded:
                 continue
             if wanted is not None and not (self.categories.get(book_id, frozenset()) & wanted):
@@ -55,7 +61,7 @@ class PopularityIndex:
             return []
         excluded = set(exclude) | {book_id}
         scored = []
-        for rank, other in enumerate(self.book_ids.tolist()):
+        for rank, (other, _) in enumerate(self._ranking):
             theirs = self.categories.get(other)
             if other in excluded or not theirs:
                 continue

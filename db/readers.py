@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
@@ -92,22 +93,33 @@ class ReaderState:
     category_ids: frozenset[int]
 
 
+def _reader_state_statement() -> sa.CompoundSelect:
+    user: sa.BindParameter[int] = sa.bindparam("user_id")
+    parts: list[sa.Select[Any]] = [
+        sa.select(sa.literal_column("'u'"), col(User.id), sa.literal_column("0")).where(
+            col(User.id) == user
+        ),
+        sa.select(sa.literal_column("'r'"), col(Rating.book_id), col(Rating.half_stars)).where(
+            col(Rating.user_id) == user
+        ),
+        sa.select(sa.literal_column("'d'"), col(Feedback.book_id), sa.literal_column("0")).where(
+            col(Feedback.user_id) == user, col(Feedback.kind) == FEEDBACK_DISLIKED
+        ),
+        sa.select(
+            sa.literal_column("'c'"), col(UserCategory.category_id), sa.literal_column("0")
+        ).where(col(UserCategory.user_id) == user),
+    ]
+    return sa.union_all(*parts)
+
+
+# Built once: constructing a four-part UNION costs more than running it.
+_READER_STATE = _reader_state_statement()
+
+
 def reader_state(session: Session, user_id: int) -> ReaderState | None:
     """None if the reader does not exist (any more). One statement (a UNION of the four
     reads), returning plain values: this runs on every recommendations request."""
-    parts = [
-        sa.select(sa.literal("u"), col(User.id), sa.literal(0)).where(col(User.id) == user_id),
-        sa.select(sa.literal("r"), col(Rating.book_id), col(Rating.half_stars)).where(
-            col(Rating.user_id) == user_id
-        ),
-        sa.select(sa.literal("d"), col(Feedback.book_id), sa.literal(0)).where(
-            col(Feedback.user_id) == user_id, col(Feedback.kind) == FEEDBACK_DISLIKED
-        ),
-        sa.select(sa.literal("c"), col(UserCategory.category_id), sa.literal(0)).where(
-            col(UserCategory.user_id) == user_id
-        ),
-    ]
-    rows = session.execute(sa.union_all(*parts)).all()
+    rows = session.execute(_READER_STATE, {"user_id": user_id}).all()
     if not any(kind == "u" for kind, _, _ in rows):
         return None
     return ReaderState(

@@ -1,4 +1,10 @@
-"""Session ownership: one unit of work (one transaction) per GraphQL operation.
+"""Session ownership: one unit of work (one transaction) per GraphQL mutation.
+
+A mutation's calls share one transaction, committed or rolled back whole at the end. A
+query's calls each run in a short read-only transaction of their own, begun and ended
+inside the same worker-thread trip: a query writes nothing, so there is nothing to keep
+together, and PostgreSQL's default isolation (READ COMMITTED) gives every statement a fresh
+snapshot anyway. That saves every query a trip back to a thread to end its transaction.
 
 Database calls are blocking, so they run in worker threads; the event loop only awaits them.
 A Session must not be used by two threads at once, and strawberry resolves sibling fields
@@ -50,8 +56,9 @@ class UnitOfWork:
         self._engine = engine
         self._session: Session | None = None
         self._lock = asyncio.Lock()
-        # Set before the first statement for operations that write (mutations), so that
-        # SQLite takes its write lock at BEGIN instead of failing to upgrade later.
+        # Set before the first statement for operations that write (mutations): their calls
+        # share one transaction, and SQLite takes its write lock at BEGIN instead of failing
+        # to upgrade later. False (queries): each call is a read transaction of its own.
         self.writes = False
 
     def _get_session(self) -> Session:
@@ -63,7 +70,10 @@ class UnitOfWork:
         return self._session
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(session, *args)` in a worker thread inside this unit's transaction."""
+        """Run `fn(session, *args)` in a worker thread: inside this unit's transaction for a
+        mutation, in a read transaction of its own for a query."""
+        if not self.writes:
+            return await self.read_apart(fn, *args)
         async with self._lock:
             limiter = (
                 _limiter(_STARTING, STARTING_THREADS)

@@ -29,6 +29,28 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
+class _IdIndex:
+    """Positions of external ids (user or book ids) in a model's arrays; -1 where unknown."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self._order = np.argsort(ids, kind="stable")
+        self._sorted = ids[self._order]
+        self._scalar = {int(v): i for i, v in enumerate(ids.tolist())}
+
+    def position(self, id_: int) -> int:
+        return self._scalar.get(int(id_), -1)
+
+    def positions(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        """Vectorised: one searchsorted over the sorted ids."""
+        ids = np.asarray(
+            list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64
+        ).ravel()
+        if self._sorted.size == 0:
+            return np.full(ids.shape, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._sorted, ids), self._sorted.size - 1)
+        return np.where(self._sorted[pos] == ids, self._order[pos], -1)
+
+
 class Recommender:
     """A loaded, verified artifact. Safe for concurrent reads from many threads."""
 
@@ -44,8 +66,8 @@ class Recommender:
         self._sessions = sessions
         self._user_ids = arrays["user_ids"].astype(np.int64)
         self._book_ids = arrays["book_ids"].astype(np.int64)
-        self._user_order = np.argsort(self._user_ids, kind="stable")
-        self._book_order = np.argsort(self._book_ids, kind="stable")
+        self._users = _IdIndex(self._user_ids)
+        self._books = _IdIndex(self._book_ids)
         factors = arrays["book_factors"].astype(np.float32)
         self._book_factors = factors
         norms = np.linalg.norm(factors, axis=1, keepdims=True)
@@ -193,31 +215,17 @@ class Recommender:
     def user_ids(self) -> np.ndarray:
         return self._user_ids
 
-    def _index(
-        self, ids: Iterable[int] | np.ndarray, known: np.ndarray, order: np.ndarray
-    ) -> np.ndarray:
-        """Positions of ``ids`` in ``known`` (-1 where unknown), vectorised."""
-        ids = np.asarray(
-            list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64
-        ).ravel()
-        if known.size == 0:
-            return np.full(ids.shape, -1, dtype=np.int64)
-        sorted_known = known[order]
-        pos = np.clip(np.searchsorted(sorted_known, ids), 0, known.size - 1)
-        found = sorted_known[pos] == ids
-        return np.where(found, order[pos], -1)
-
     def user_index(self, user_ids: Iterable[int] | np.ndarray) -> np.ndarray:
-        return self._index(user_ids, self._user_ids, self._user_order)
+        return self._users.positions(user_ids)
 
     def book_index(self, book_ids: Iterable[int] | np.ndarray) -> np.ndarray:
-        return self._index(book_ids, self._book_ids, self._book_order)
+        return self._books.positions(book_ids)
 
     def knows_user(self, user_id: int) -> bool:
-        return bool(self.user_index([user_id])[0] >= 0)
+        return self._users.position(user_id) >= 0
 
     def knows_book(self, book_id: int) -> bool:
-        return bool(self.book_index([book_id])[0] >= 0)
+        return self._books.position(book_id) >= 0
 
     # ---------------------------------------------------------------- scoring
     def _run_users(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -282,12 +290,12 @@ class Recommender:
     ) -> list[tuple[int, float, float]]:
         """Top-k (book_id, ranking score, predicted stars) for a known reader, from ONE
         onnx run (scores and stars come out of the same graph)."""
-        index = self.user_index([user_id])
-        if index[0] < 0:
+        index = self._users.position(user_id)
+        if index < 0:
             raise KeyError(
                 f"user {user_id} is unknown to model {self.version}; use recommend_for_history"
             )
-        scores, stars = self._run_users(index)
+        scores, stars = self._run_users(np.array([index], dtype=np.int64))
         return self._ranked(scores[0], self._clip(stars[0]), k, exclude)
 
     def _ranked(
@@ -417,7 +425,7 @@ class Recommender:
     # ---------------------------------------------------------------- similarity
     def similar_books(self, book_id: int, k: int = 10) -> list[tuple[int, float]]:
         """Nearest books by cosine in the model's book-embedding space (never the book itself)."""
-        index = self.book_index([book_id])[0]
+        index = self._books.position(book_id)
         if index < 0:
             return []
         cosine = self._book_unit @ self._book_unit[index]
@@ -426,7 +434,7 @@ class Recommender:
 
     def most_similar_among(self, book_id: int, candidate_book_ids: Iterable[int]) -> int | None:
         """The candidate closest to ``book_id`` (e.g. for "because you rated X"), or None."""
-        index = self.book_index([book_id])[0]
+        index = self._books.position(book_id)
         candidates = np.array([c for c in candidate_book_ids if c != book_id], dtype=np.int64)
         if index < 0 or candidates.size == 0:
             return None

@@ -51,10 +51,18 @@ class Passwords:
             return False
 
 
+# Tokens already verified (signature, issuer, claims), kept with their expiry so that a
+# reader's every request does not pay for HMAC and claim checks again; bounded, oldest out.
+VERIFIED_CACHE_SIZE = 4096
+
+
 @dataclass(frozen=True)
 class Tokens:
     secret: str
     ttl_seconds: int
+    _verified: dict[str, tuple[int, float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def issue(self, user_id: int) -> str:
         now = int(time.time())
@@ -68,6 +76,13 @@ class Tokens:
 
     def verify(self, token: str) -> int:
         """The user id the token was issued to; Unauthenticated if it is not valid now."""
+        known = self._verified.get(token)
+        if known is not None:
+            user_id, expires = known
+            if time.time() < expires:  # PyJWT's rule: expired once now >= exp
+                return user_id
+            self._verified.pop(token, None)
+            raise Unauthenticated("Your session has expired; sign in again.")
         try:
             claims = jwt.decode(
                 token,
@@ -83,6 +98,9 @@ class Tokens:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject.isdigit():
             raise Unauthenticated("The access token is not valid; sign in again.")
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified), token), None)
+        self._verified[token] = (int(subject), float(claims["exp"]))
         return int(subject)
 
 

@@ -32,16 +32,14 @@ class RecommendationSource(Enum):
 
 @strawberry.type
 class Recommendation:
-    book_row: strawberry.Private[BookLike]
-    because_row: strawberry.Private[BookLike | None]
+    # The books were fetched with the plan, in the same trip. `book` is a plain field (the
+    # executor resolves those far more cheaply than resolvers); `because` is built only
+    # when a client asks for it.
+    book: Book
     score: float
     predicted_stars: float | None
     source: RecommendationSource
-
-    # Plain (not async) resolvers: the rows were fetched with the plan, in the same trip.
-    @strawberry.field
-    def book(self) -> Book:
-        return Book.from_row(self.book_row)
+    because_row: strawberry.Private[BookLike | None]
 
     @strawberry.field(description="The reader's highly rated book most similar to this one.")
     def because(self) -> Book | None:
@@ -50,12 +48,15 @@ class Recommendation:
     @classmethod
     def from_pick(cls, pick: recommending.Pick, books: dict[int, BookLike]) -> Recommendation:
         return cls(
-            book_row=books[pick.book_id],
-            because_row=books.get(pick.because_id) if pick.because_id else None,
+            book=Book.from_row(books[pick.book_id]),
             score=round(pick.score, 6),
             predicted_stars=pick.predicted_stars,
-            source=RecommendationSource(pick.source.value),
+            source=_SOURCES[pick.source],
+            because_row=books.get(pick.because_id) if pick.because_id else None,
         )
+
+
+_SOURCES = {s: RecommendationSource(s.value) for s in recommending.Source}
 
 
 @strawberry.type

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import jwt
+import pytest
 import sqlalchemy as sa
 
 from tests.api.conftest import SECRET, Api
@@ -247,3 +248,15 @@ async def test_forged_expired_and_malformed_tokens(api: Api) -> None:
         "/graphql", json={"query": "{ me { id } }"}, headers={"Authorization": f"Basic {token}"}
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_token_seen_before_still_expires(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verified tokens are remembered per process; the memory must not outlive the expiry."""
+    token = await api.register("shortlived")
+    assert (await api.ok("{ me { username } }", token=token))["me"]["username"] == "shortlived"
+    expires = jwt.decode(token, SECRET, algorithms=["HS256"], issuer="bookrec")["exp"]
+    later = float(expires + 1)
+    monkeypatch.setattr(time, "time", lambda: later)
+    error = await api.error("{ me { username } }", token=token)
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "expired" in error["message"]
