@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
@@ -94,20 +93,21 @@ class ReaderState:
 
 
 def _reader_state_statement() -> sa.CompoundSelect:
-    user: sa.BindParameter[int] = sa.bindparam("user_id")
-    parts: list[sa.Select[Any]] = [
-        sa.select(sa.literal_column("'u'"), col(User.id), sa.literal_column("0")).where(
+    user = sa.bindparam("user_id", type_=sa.Integer())
+    zero = sa.literal_column("0", sa.Integer())
+    parts = [
+        sa.select(sa.literal_column("'u'", sa.String()), col(User.id), zero).where(
             col(User.id) == user
         ),
-        sa.select(sa.literal_column("'r'"), col(Rating.book_id), col(Rating.half_stars)).where(
-            col(Rating.user_id) == user
-        ),
-        sa.select(sa.literal_column("'d'"), col(Feedback.book_id), sa.literal_column("0")).where(
+        sa.select(
+            sa.literal_column("'r'", sa.String()), col(Rating.book_id), col(Rating.half_stars)
+        ).where(col(Rating.user_id) == user),
+        sa.select(sa.literal_column("'d'", sa.String()), col(Feedback.book_id), zero).where(
             col(Feedback.user_id) == user, col(Feedback.kind) == FEEDBACK_DISLIKED
         ),
-        sa.select(
-            sa.literal_column("'c'"), col(UserCategory.category_id), sa.literal_column("0")
-        ).where(col(UserCategory.user_id) == user),
+        sa.select(sa.literal_column("'c'", sa.String()), col(UserCategory.category_id), zero).where(
+            col(UserCategory.user_id) == user
+        ),
     ]
     return sa.union_all(*parts)
 
