@@ -11,6 +11,7 @@ from sqlmodel import Session, col, delete, select
 
 from db.catalog import require_categories
 from db.errors import Conflict, NotFound
+from db.fastread import FastReads, Prepared
 from db.models import FEEDBACK_DISLIKED, Category, Feedback, Rating, User, UserCategory
 
 
@@ -112,14 +113,13 @@ def _reader_state_statement() -> sa.CompoundSelect:
     return sa.union_all(*parts)
 
 
-# Built once: constructing a four-part UNION costs more than running it.
-_READER_STATE = _reader_state_statement()
+_READER_STATE = Prepared(_reader_state_statement())
 
 
-def reader_state(session: Session, user_id: int) -> ReaderState | None:
+def reader_state(db: FastReads, user_id: int) -> ReaderState | None:
     """None if the reader does not exist (any more). One statement (a UNION of the four
-    reads), returning plain values: this runs on every recommendations request."""
-    rows = session.execute(_READER_STATE, {"user_id": user_id}).all()
+    reads) on the fast path: this runs on every recommendations request."""
+    rows = db.rows(_READER_STATE, user_id=user_id)
     if not any(kind == "u" for kind, _, _ in rows):
         return None
     return ReaderState(

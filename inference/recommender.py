@@ -21,12 +21,12 @@ _OPTIONAL_ARRAYS = ("book_bias", "rank_projection", "rank_bias")
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k largest finite scores, best first (one argpartition)."""
-    valid = int(np.isfinite(scores).sum())
-    k = min(k, valid)
+    k = min(k, scores.size)
     if k <= 0:
         return np.empty(0, dtype=np.int64)
     part = np.argpartition(-scores, k - 1)[:k]
-    return part[np.argsort(-scores[part], kind="stable")]
+    best = part[np.argsort(-scores[part], kind="stable")]
+    return best[np.isfinite(scores[best])]  # excluded books (-inf) never fill a list
 
 
 class _IdIndex:
@@ -42,9 +42,12 @@ class _IdIndex:
 
     def positions(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
         """Vectorised: one searchsorted over the sorted ids."""
-        ids = np.asarray(
-            list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64
-        ).ravel()
+        if isinstance(ids, np.ndarray):
+            ids = ids.astype(np.int64, copy=False).ravel()
+        elif isinstance(ids, set | frozenset):
+            ids = np.fromiter(ids, dtype=np.int64, count=len(ids))
+        else:
+            ids = np.asarray(list(ids), dtype=np.int64).ravel()
         if self._sorted.size == 0:
             return np.full(ids.shape, -1, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self._sorted, ids), self._sorted.size - 1)
@@ -455,13 +458,13 @@ class Recommender:
         cand_index = self.book_index(candidates)
         known = cand_index >= 0
         candidates, cand_index = candidates[known], cand_index[known]
-        out: list[int | None] = [None] * len(targets)
         if candidates.size == 0:
-            return out
+            return [None] * len(targets)
         cosine = self._book_unit[np.maximum(targets, 0)] @ self._book_unit[cand_index].T
         cosine[cand_index[None, :] == targets[:, None]] = -np.inf  # a book never explains itself
         best = np.argmax(cosine, axis=1)
-        for row, target in enumerate(targets):
-            if target >= 0 and np.isfinite(cosine[row, best[row]]):
-                out[row] = int(candidates[best[row]])
-        return out
+        found = (targets >= 0) & np.isfinite(cosine[np.arange(len(targets)), best])
+        return [
+            int(c) if ok else None
+            for c, ok in zip(candidates[best].tolist(), found.tolist(), strict=True)
+        ]

@@ -52,6 +52,13 @@ class Context:
         except DataError as exc:
             raise from_data_error(exc) from None
 
+    async def db_fast(self, fn: Callable[..., T], *args: Any) -> T:
+        """Like `db`, for functions on the fast read path (db.fastread)."""
+        try:
+            return await self.uow.read_fast(fn, *args)
+        except DataError as exc:
+            raise from_data_error(exc) from None
+
     async def db_apart(self, fn: Callable[..., T], *args: Any) -> T:
         """Like `db`, in a short read-only transaction of its own (see UnitOfWork.read_apart)."""
         try:

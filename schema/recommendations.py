@@ -7,13 +7,15 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from db import catalog, readers
-from db.catalog import BookLike
+from db.catalog import BookRow
+from db.errors import NotFound
+from db.fastread import FastReads
 from db.popularity import PopularityCache
-from db.session import Session
 from inference import Recommender
 from schema import recommending
 from schema.context import Context
@@ -39,14 +41,14 @@ class Recommendation:
     score: float
     predicted_stars: float | None
     source: RecommendationSource
-    because_row: strawberry.Private[BookLike | None]
+    because_row: strawberry.Private[BookRow | None]
 
     @strawberry.field(description="The reader's highly rated book most similar to this one.")
     def because(self) -> Book | None:
         return None if self.because_row is None else Book.from_row(self.because_row)
 
     @classmethod
-    def from_pick(cls, pick: recommending.Pick, books: dict[int, BookLike]) -> Recommendation:
+    def from_pick(cls, pick: recommending.Pick, books: dict[int, BookRow]) -> Recommendation:
         return cls(
             book=Book.from_row(books[pick.book_id]),
             score=round(pick.score, 6),
@@ -71,31 +73,58 @@ class ModelInfo:
 
 
 def _with_books(
-    session: Session, picks: list[recommending.Pick]
-) -> tuple[list[recommending.Pick], dict[int, BookLike]]:
+    db: FastReads, picks: list[recommending.Pick]
+) -> tuple[list[recommending.Pick], dict[int, BookRow]]:
     ids = [p.book_id for p in picks] + [p.because_id for p in picks if p.because_id]
-    return picks, catalog.book_rows_by_ids(session, ids)
+    return picks, catalog.book_rows_by_ids(db, ids)
 
 
 def _plan_for_reader(
-    session: Session, viewer: int, k: int, model: Recommender | None, popularity: PopularityCache
-) -> tuple[list[recommending.Pick], dict[int, BookLike]] | None:
+    db: FastReads,
+    viewer: int,
+    k: int,
+    model: Recommender | None,
+    popularity: PopularityCache,
+    explain: bool,
+) -> tuple[list[recommending.Pick], dict[int, BookRow]] | None:
     """Reader state, the chain and the books it picked: one trip to a worker thread."""
-    state = readers.reader_state(session, viewer)
+    state = readers.reader_state(db, viewer)
     if state is None:
         return None
     reader = recommending.Reader(viewer, state.history, state.disliked, state.category_ids)
-    return _with_books(session, recommending.recommend(reader, k, model, popularity.get()))
+    picks = recommending.recommend(reader, k, model, popularity.get(), explain)
+    return _with_books(db, picks)
 
 
 def _plan_similar(
-    session: Session, book: int, k: int, model: Recommender | None, popularity: PopularityCache
-) -> tuple[list[recommending.Pick], dict[int, BookLike]]:
-    catalog.get_book(session, book)  # NOT_FOUND for an unknown book
-    return _with_books(session, recommending.similar(book, k, model, popularity.get()))
+    db: FastReads, book: int, k: int, model: Recommender | None, popularity: PopularityCache
+) -> tuple[list[recommending.Pick], dict[int, BookRow]]:
+    if not catalog.book_rows_by_ids(db, [book]):
+        raise NotFound(f"No book with id {book}.")
+    return _with_books(db, recommending.similar(book, k, model, popularity.get()))
 
 
-def _present(picks: list[recommending.Pick], books: dict[int, BookLike]) -> list[Recommendation]:
+def asks_for(info: Info[Context, None], name: str) -> bool:
+    """Whether the client selected a field called `name` anywhere under this one (through
+    fragments too): a walk of the few AST nodes of the selection, cheaper than strawberry's
+    `selected_fields`. Saying yes when unsure is safe; it only costs work."""
+    raw = info._raw_info
+    stack: list[Any] = list(raw.field_nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FragmentSpreadNode):
+            fragment = raw.fragments.get(node.name.value)
+            if fragment is None:
+                return True
+            node = fragment
+        elif isinstance(node, FieldNode) and node.name.value == name:
+            return True
+        if node.selection_set is not None:
+            stack.extend(node.selection_set.selections)
+    return False
+
+
+def _present(picks: list[recommending.Pick], books: dict[int, BookRow]) -> list[Recommendation]:
     # Picks may name books deleted since the snapshot or the model was made: drop those.
     return [Recommendation.from_pick(p, books) for p in picks if p.book_id in books]
 
@@ -104,7 +133,10 @@ async def resolve_recommendations(info: Info[Context, None], first: int) -> list
     ctx = info.context
     k = check_first(first)
     viewer = ctx.require_viewer()
-    planned = await ctx.db(_plan_for_reader, viewer, k, ctx.model(), ctx.services.popularity)
+    explain = asks_for(info, "because")
+    planned = await ctx.db_fast(
+        _plan_for_reader, viewer, k, ctx.model(), ctx.services.popularity, explain
+    )
     if planned is None:
         raise Unauthenticated("This account no longer exists; sign in again.")
     return _present(*planned)
@@ -116,7 +148,7 @@ async def resolve_similar_books(
     ctx = info.context
     k = check_first(first)
     book = parse_id(book_id, "book id")
-    planned = await ctx.db(_plan_similar, book, k, ctx.model(), ctx.services.popularity)
+    planned = await ctx.db_fast(_plan_similar, book, k, ctx.model(), ctx.services.popularity)
     return _present(*planned)
 
 

@@ -5,6 +5,7 @@ runs, numpy) and are called from a worker thread."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -46,10 +47,16 @@ class Reader:
 
 
 def recommend(
-    reader: Reader, k: int, model: Recommender | None, popularity: PopularityIndex
+    reader: Reader,
+    k: int,
+    model: Recommender | None,
+    popularity: PopularityIndex,
+    explain: bool = True,
 ) -> list[Pick]:
+    """The chain for one reader; `explain=False` leaves `because_id` unset (a client that
+    does not show "because you rated X" does not pay for finding X)."""
     excluded = reader.excluded
-    picks = _personal(reader, k, model, excluded)
+    picks = _personal(reader, k, model, excluded, explain)
     if len(picks) < k and reader.category_ids:
         picks += _popular(
             popularity,
@@ -92,11 +99,14 @@ def _popular(
     return [Pick(b, s, source) for b, s in popularity.top(k, excluded, category_ids)]
 
 
-def _personal(reader: Reader, k: int, model: Recommender | None, excluded: set[int]) -> list[Pick]:
+def _personal(
+    reader: Reader, k: int, model: Recommender | None, excluded: set[int], explain: bool
+) -> list[Pick]:
     if model is None:
         return []
-    history_ids = np.fromiter((b for b, _ in reader.history), dtype=np.int64)
-    history_stars = np.fromiter((s for _, s in reader.history), dtype=np.float32)
+    history = np.array(reader.history, dtype=np.float64).reshape(-1, 2)
+    history_ids = history[:, 0].astype(np.int64)
+    history_stars = history[:, 1].astype(np.float32)
     known = model.book_index(history_ids) >= 0
     if model.knows_user(reader.user_id):
         ranked = model.rank_user(reader.user_id, k, exclude=excluded)
@@ -107,8 +117,12 @@ def _personal(reader: Reader, k: int, model: Recommender | None, excluded: set[i
         source = Source.FOLD_IN
     else:
         return []
-    explained = model.most_similar_each(
-        [book for book, _, _ in ranked], _liked(history_ids[known], history_stars[known])
+    explained = (
+        model.most_similar_each(
+            [book for book, _, _ in ranked], _liked(history_ids[known], history_stars[known])
+        )
+        if explain
+        else [None] * len(ranked)
     )
     return [
         Pick(book, score, source, _stars(stars), because)
@@ -117,7 +131,7 @@ def _personal(reader: Reader, k: int, model: Recommender | None, excluded: set[i
 
 
 def _stars(value: float) -> float | None:
-    return None if np.isnan(value) else round(value, 2)
+    return None if math.isnan(value) else round(value, 2)
 
 
 def _liked(book_ids: np.ndarray, stars: np.ndarray) -> list[int]:

@@ -81,6 +81,27 @@ async def test_model_path_excludes_rated_and_disliked_and_explains(
         assert r["because"]["id"] in rated_by(engine, 3)
 
 
+async def test_because_is_found_however_the_client_asks_for_it(
+    rec_api: Api, engine: sa.Engine
+) -> None:
+    """`because` is only worked out when selected: selected through a fragment, inline or
+    aliased, it must still be there; not selected, the list is the same."""
+    token = await login_as(rec_api, engine, 3)
+    plain = "{ recommendations(first: 5) { book { id } } }"
+    asked = [
+        "{ recommendations(first: 5) { book { id } ...Why } }"
+        " fragment Why on Recommendation { because { id } }",
+        "{ recommendations(first: 5) { book { id } ... on Recommendation { because { id } } } }",
+        "{ recommendations(first: 5) { book { id } reason: because { id } } }",
+    ]
+    ids = [r["book"]["id"] for r in (await rec_api.ok(plain, token=token))["recommendations"]]
+    for query in asked:
+        recs = (await rec_api.ok(query, token=token))["recommendations"]
+        assert [r["book"]["id"] for r in recs] == ids
+        becauses = [r.get("because") or r.get("reason") for r in recs]
+        assert all(b is not None and b["id"] in rated_by(engine, 3) for b in becauses), query
+
+
 async def test_model_list_is_filled_from_the_fallbacks(rec_api: Api, engine: sa.Engine) -> None:
     token = await login_as(rec_api, engine, 30)
     recs = (await rec_api.ok(REC, {"n": 100}, token))["recommendations"]
