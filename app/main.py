@@ -13,4 +13,4 @@ def create_app_from_env() -> Starlette:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, serving=True)
