@@ -1,13 +1,14 @@
 """Serving speed: bookrec's GraphQL API against the book-manager design's serving path.
 
     .venv/bin/python bench/serve.py [--quick] [--workers N] [--concurrency 1,8,32]
-                                    [--requests 500] [--seconds 20] [--model-dir DIR]
+                                    [--requests 3000] [--seconds 20] [--model-dir DIR]
 
 1. a fresh temporary directory: ``bookrec init-db`` + ``bookrec import demo`` (SQLite); the
    default model is trained once with ``bookrec train`` and cached in ~/.cache/bookrec/bench
    (or taken from --model-dir);
 2. ``bookrec serve`` as a subprocess on a free loopback port (--workers);
-3. this process drives it with an asyncio + httpx client (keep-alive pool), at each
+3. this process drives it with an asyncio + httpx client (one keep-alive connection per
+   virtual user), at each
    concurrency level, each cell bounded by --requests AND --seconds, after a warm-up:
    - trivial          ``{ __typename }``
    - books            ``books(first: 20)`` with categories and averageRating
@@ -449,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     levels = [int(x) for x in (args.concurrency or ("1,8" if args.quick else "1,8,32")).split(",")]
-    requests = args.requests or (40 if args.quick else 500)
+    requests = args.requests or (40 if args.quick else 3000)
     seconds = args.seconds or (3.0 if args.quick else 20.0)
     scenarios = [s for s in args.scenarios.split(",") if s]
     unknown = set(scenarios) - set(PRODUCT_SCENARIOS + BOOKMGR_SCENARIOS)
@@ -463,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"cells: concurrency {levels}, at most {requests} requests or {seconds:g} s each "
         f"(after a warm-up); bookrec serve --workers {args.workers}; client: this process "
-        f"(asyncio + httpx, keep-alive pool)"
+        f"(asyncio + httpx, one keep-alive connection per virtual user)"
     )
     sys.stdout.flush()
 
