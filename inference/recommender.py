@@ -78,6 +78,7 @@ class Recommender:
         self._book_bias = arrays.get("book_bias")
         self._rank_projection = arrays.get("rank_projection")
         self._rank_bias = arrays.get("rank_bias")
+        self._projected: np.ndarray | None = None  # see _projected_books
         self._fold_in = manifest.get("fold_in", {"kind": "similarity"})
         low, high = manifest["rating_scale"]
         self.rating_scale = (float(low), float(high))
@@ -361,6 +362,15 @@ class Recommender:
         )
         return solution[:-1].astype(np.float32), float(solution[-1])
 
+    def _projected_books(self) -> np.ndarray:
+        """Book factors times the ranking projection's transpose, float64, made on first use."""
+        if self._projected is None:
+            assert self._rank_projection is not None
+            self._projected = (
+                self._book_factors.astype(np.float64) @ self._rank_projection.astype(np.float64).T
+            )
+        return self._projected
+
     def _refine_user(
         self, idx: np.ndarray, stars: np.ndarray, u: np.ndarray, b: float
     ) -> tuple[np.ndarray, float]:
@@ -377,19 +387,29 @@ class Recommender:
         mu, l2 = float(fold["global_mean"]), float(fold["l2"])
         weight, rank_l2 = float(fold["rank_weight"]), float(fold["rank_l2"])
         steps, rate = int(fold.get("steps", 50)), float(fold.get("learning_rate", 0.1))
-        books, kernel = self._book_factors, self._rank_projection
-        chosen = books[idx]
+        # The choice term only ever sees books through the projection: logits = books @ K^T u
+        # and its gradient K @ books^T p, so one (books x d) float64 matrix, made once per
+        # model, serves every step (no per-step casts of the catalog).
+        projected = self._projected_books()
+        chosen = self._book_factors[idx].astype(np.float64)
+        kernel = self._rank_projection.astype(np.float64)
+        chosen_projected = projected[idx].sum(0)
+        rank_bias = self._rank_bias.astype(np.float64)
         n = idx.size
-        target = stars - mu - self._book_bias[idx]
+        target = (stars - mu - self._book_bias[idx]).astype(np.float64)
         u = u.astype(np.float64)
         for _ in range(steps):
             error = target - b - chosen @ u
             q = u @ kernel
-            logits = books @ q + self._rank_bias
+            logits = projected @ u + rank_bias
             p = np.exp(logits - logits.max())
             p /= p.sum()
-            grad_q = weight * (n * (p @ books) - chosen.sum(0)) + 2 * rank_l2 * n * q
-            grad_u = -2 * (error @ chosen) + 2 * l2 * n * u + kernel @ grad_q
+            grad_u = (
+                -2 * (error @ chosen)
+                + 2 * l2 * n * u
+                + weight * (n * (p @ projected) - chosen_projected)
+                + 2 * rank_l2 * n * (kernel @ q)
+            )
             grad_b = -2 * error.sum() + 2 * l2 * b
             u = u - rate * grad_u / n
             b = b - rate * grad_b / n
