@@ -59,10 +59,10 @@ class Prepared:
     ) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
         for column in self.statement.selected_columns:
-            if column.type.result_processor(dialect, None) is not None:
+            if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
                 raise TypeError(f"column {column.key!r} needs conversion: not for Prepared")
         for bind in compiled.binds.values():
-            if bind.type.bind_processor(dialect) is not None:
+            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
                 raise TypeError(f"parameter {bind.key!r} needs conversion: not for Prepared")
         sample: dict[str, Any] = {
             k: v for k, v in params.items() if not isinstance(v, list | tuple)
@@ -121,8 +121,3 @@ class FastReads:
             yield cls(driver, engine.dialect)
         finally:
             connection.close()  # the pool rolls back on return
-
-    @classmethod
-    def within(cls, connection: sa.Connection) -> FastReads:
-        """Reads inside an open SQLAlchemy transaction (a mutation's unit of work)."""
-        return cls(connection.connection.driver_connection, connection.dialect)

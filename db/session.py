@@ -100,11 +100,8 @@ class UnitOfWork:
         )
 
     async def read_fast(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(fast_reads, *args)` in a worker thread, for the hot read path (see
-        db.fastread): in a read transaction of its own for a query, inside this unit's
-        transaction for a mutation."""
-        if self.writes:
-            return await self.run(lambda session: fn(FastReads.within(session.connection()), *args))
+        """Run a read-only `fn(fast_reads, *args)` in a worker thread, in a read transaction
+        of its own, for the hot read path (see db.fastread)."""
         return await anyio.to_thread.run_sync(
             self._read_fast, fn, args, limiter=_limiter(_FAST, self._fast_threads)
         )
