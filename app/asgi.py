@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+import orjson
 import sqlalchemy as sa
 from cross_web import HTTPException
 from graphql import GraphQLError
@@ -68,6 +69,12 @@ class BookrecGraphQL(GraphQL[Context, None]):
                 status_code=exc.status_code,
             )
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> bytes:
+        try:
+            return orjson.dumps(data)
+        except (orjson.JSONEncodeError, TypeError):  # e.g. an integer over 64 bits
+            return json.dumps(data, separators=(",", ":")).encode()
 
     def decode_json(self, data: str | bytes) -> object:
         """Strawberry reads a body as UTF-8 JSON holding an object (or a batch list) and
