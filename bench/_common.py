@@ -91,10 +91,14 @@ def machine_info() -> list[str]:
     ]
 
 
-def load_line() -> str:
-    """The machine's load: other processes competing for the cores skew every number."""
+def load_line(after_run: bool = False) -> str:
+    """The machine's load: other processes competing for the cores skew every number. After a
+    run the load is mostly the benchmark's own, so it is only reported, not judged."""
     one, five, _ = os.getloadavg()
-    return f"load average now: {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores" + (
+    line = f"load average now: {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+    if after_run:
+        return line + " (this benchmark's own server and client included)"
+    return line + (
         "  <- OTHER WORK IS RUNNING: numbers are pessimistic and noisy" if five > 0.5 else ""
     )
 

@@ -507,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nverification of acknowledged writes:")
         for line in lines:
             print("  " + line)
-        print(c.load_line())
+        print(c.load_line(after_run=True))
         ok = ok_db and not errors and tracebacks == 0
         print(f"\nverdict: {'PASS' if ok else 'FAIL'} (no errors, every acknowledged write stored)")
         return 0 if ok else 1

@@ -582,10 +582,11 @@ def main(argv: list[str] | None = None) -> int:
                 "the round with the median req/s"
             )
         ok = report(rows, levels)
-        print(c.load_line())
+        print(c.load_line(after_run=True))
         errors = sum(r["errors"] for r in rows)
         print(
-            f"\ntotal {time.monotonic() - t_start:.0f}s; targets: {'PASS' if ok else 'FAIL'}; "
+            f"\ntotal {time.monotonic() - t_start:.0f}s; targets: {'PASS' if ok else 'FAIL'}"
+            f"{' (not judged with --quick: too few samples)' if args.quick else ''}; "
             f"request errors: {errors}"
         )
         if args.quick:  # a smoke run: it must work; its few samples cannot judge the targets
