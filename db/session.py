@@ -44,7 +44,7 @@ OPEN_THREADS = 40
 # The hot read path (db.fastread) is mostly CPU under the GIL: on SQLite, more threads
 # than cores only make them and the event loop fight for it (at 32 concurrent requests,
 # 16 threads cost a third more CPU per request than 2). PostgreSQL reads wait on the
-# network, which more threads overlap.
+# network, which more threads overlap (8 is a judgement, not a measurement).
 _FAST: RunVar[CapacityLimiter] = RunVar("bookrec_db_fast")
 FAST_THREADS = {"sqlite": 2}
 FAST_THREADS_DEFAULT = 8
@@ -93,8 +93,8 @@ class UnitOfWork:
 
     async def read_apart(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a read-only `fn(session, *args)` in its own short transaction, outside this
-        unit's: for a mutation that must not hold the write lock while it does slow work
-        (sign-in checks a password after looking the account up)."""
+        unit's: every read of a query, and a mutation's read that must not hold the write
+        lock while it does slow work (sign-in checks a password after looking the account up)."""
         return await anyio.to_thread.run_sync(
             self._read_apart, fn, args, limiter=_limiter(_STARTING, STARTING_THREADS)
         )

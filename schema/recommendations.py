@@ -7,9 +7,9 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from graphql import FieldNode, FragmentSpreadNode
 from strawberry.scalars import JSON
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
 
 from db import catalog, readers
 from db.catalog import BookRow
@@ -105,22 +105,14 @@ def _plan_similar(
 
 
 def asks_for(info: Info[Context, None], name: str) -> bool:
-    """Whether the client selected a field called `name` anywhere under this one (through
-    fragments too): a walk of the few AST nodes of the selection, cheaper than strawberry's
-    `selected_fields`. Saying yes when unsure is safe; it only costs work."""
-    raw = info._raw_info
-    stack: list[Any] = list(raw.field_nodes)
+    """Whether the client selected a field called `name` anywhere under this one, through
+    fragments too. Saying yes when unsure is safe; it only costs work."""
+    stack: list[Selection] = list(info.selected_fields)
     while stack:
         node = stack.pop()
-        if isinstance(node, FragmentSpreadNode):
-            fragment = raw.fragments.get(node.name.value)
-            if fragment is None:
-                return True
-            node = fragment
-        elif isinstance(node, FieldNode) and node.name.value == name:
+        if isinstance(node, SelectedField) and node.name == name:
             return True
-        if node.selection_set is not None:
-            stack.extend(node.selection_set.selections)
+        stack.extend(node.selections)
     return False
 
 
