@@ -176,7 +176,7 @@ def tune_garbage_collector() -> None:
     sight (`gc.freeze`), and young-generation collections run every 50,000 allocations
     rather than every 700. A request allocates thousands of short-lived objects; with the
     defaults the collector kept scanning those of the requests still in flight, which cost
-    a sixth of the CPU of a recommendations request at 8 concurrent requests (bench/serve.py).
+    11 to 15% of the CPU of a recommendations request at 8 concurrent requests (bench/serve.py).
     Reference cycles are still collected, only in larger batches."""
     gc.collect()
     gc.freeze()

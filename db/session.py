@@ -43,7 +43,7 @@ STARTING_THREADS = 16
 OPEN_THREADS = 40
 # The hot read path (db.fastread) is mostly CPU under the GIL: on SQLite, more threads
 # than cores only make them and the event loop fight for it (at 32 concurrent requests,
-# 16 threads cost a third more CPU per request than 2). PostgreSQL reads wait on the
+# 16 threads cost two thirds more CPU per request than 2). PostgreSQL reads wait on the
 # network, which more threads overlap (8 is a judgement, not a measurement).
 _FAST: RunVar[CapacityLimiter] = RunVar("bookrec_db_fast")
 FAST_THREADS = {"sqlite": 2}
