@@ -1,0 +1,53 @@
+"""Plain-text tables for the command line and the benchmarks: one formatter for every table
+bookrec prints (evaluation, online metrics, benchmark results)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:  # NaN: not measured
+            return "-"
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.2f}"
+    return str(value)
+
+
+def text_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    formats: Sequence[str | None] | None = None,
+    rule: bool = True,
+) -> str:
+    """Columns padded to their widest cell; the first left-aligned, the rest right-aligned.
+
+    ``formats`` gives a format spec per column (e.g. ``".4f"``) for numbers; None (or no
+    ``formats``) uses a default that keeps about three significant digits."""
+
+    def fmt(i: int, value: Any) -> str:
+        spec = formats[i] if formats is not None and i < len(formats) else None
+        if spec and isinstance(value, int | float) and not isinstance(value, bool):
+            return "-" if value != value else format(value, spec)
+        return _cell(value)
+
+    cells = [[fmt(i, v) for i, v in enumerate(row)] for row in rows]
+    widths = [
+        max([len(h), *(len(r[i]) for r in cells if i < len(r))]) for i, h in enumerate(headers)
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            f"{v:<{w}}" if i == 0 else f"{v:>{w}}"
+            for i, (v, w) in enumerate(zip(values, widths, strict=False))
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line(headers)]
+    if rule:
+        out.append(line(["-" * w for w in widths]))
+    out += [line(r) for r in cells]
+    return "\n".join(out)
