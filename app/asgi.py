@@ -31,6 +31,7 @@ from strawberry.types import ExecutionResult
 from app.settings import Settings
 from db.engine import make_engine
 from db.popularity import PopularityCache
+from recommend import RecommendationService
 from db.session import UnitOfWork
 from inference.live import LiveModel
 from schema import build_schema
@@ -160,10 +161,13 @@ class _TooLarge(Exception):
     pass
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, engine: Engine) -> Services:
+    popularity = PopularityCache(settings.database_url, settings.popularity_ttl_seconds)
+    live_model = LiveModel(settings.model_dir, threads=settings.onnx_threads)
     return Services(
-        popularity=PopularityCache(settings.database_url, settings.popularity_ttl_seconds),
-        live_model=LiveModel(settings.model_dir, threads=settings.onnx_threads),
+        popularity=popularity,
+        live_model=live_model,
+        recommendations=RecommendationService(engine, popularity, live_model),
         passwords=Passwords(),
         tokens=Tokens(secret=settings.signing_key(), ttl_seconds=settings.token_ttl_seconds),
         throttle=LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds),
@@ -196,7 +200,7 @@ def create_app(
     tune process-wide settings; tests and embedders leave them alone."""
     owns_engine = engine is None
     engine = engine or make_engine(settings.database_url)
-    services = services or build_services(settings)
+    services = services or build_services(settings, engine)
     schema = build_schema(
         Limits(
             max_depth=settings.max_query_depth,

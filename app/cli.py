@@ -11,6 +11,8 @@ from pathlib import Path
 
 from app.logs import configure_logging
 from app.settings import ConfigError, Settings, load_settings
+from app.tables import metrics_table
+from training import archs  # names only: TensorFlow loads when an architecture is used
 
 log = logging.getLogger("bookrec.cli")
 
@@ -79,7 +81,15 @@ def _train(
         seed=seed,
         force=force,
     )
-    print(result.table())
+    title = (
+        "Held-out evaluation (per-user 25% split, model fit on the training part only, "
+        f"scored through ONNX); {result.gate}"
+    )
+    rows = [
+        (f"{result.arch} {result.version}", {**result.metrics, "fit s": result.fit_seconds}),
+        ("most-rated", result.baseline_metrics),
+    ]
+    print(metrics_table(rows, title, extra=("fit s",)))
     state = "published as current" if result.published else "kept, NOT made current"
     print(f"model {result.version} {state}: {result.path}")
 
@@ -87,26 +97,29 @@ def _train(
 def _evaluate(settings: Settings, args: argparse.Namespace) -> None:
     from training.pipeline import evaluate
 
-    print(evaluate(settings.database_url, Path(args.model) if args.model else settings.model_dir))
+    result = evaluate(settings.database_url, Path(args.model) if args.model else settings.model_dir)
+    print(metrics_table(result.rows, result.title))
 
 
 def _model(settings: Settings, args: argparse.Namespace) -> None:
-    from inference.artifact import current_version, list_versions, rollback
+    from artifact import ModelStore
+    from inference import Recommender
 
+    store = ModelStore(settings.model_dir)
     if args.model_command == "rollback":
-        version = rollback(settings.model_dir)
+        version = store.rollback(check=Recommender.load)
         print(f"current model is now {version}")
     else:
-        current = current_version(settings.model_dir)
-        for version in list_versions(settings.model_dir):
+        current = store.current()
+        for version in store.versions():
             print(("* " if version == current else "  ") + version)
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> None:
     """The main job: migrate, load the demo catalog, train a model, serve."""
+    from artifact import ModelStore
     from db import importers
     from db.engine import make_engine
-    from inference.artifact import current_version
 
     _init_db(settings)
     engine = make_engine(settings.database_url)
@@ -114,7 +127,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
         print(importers.import_demo(engine).summary())
     finally:
         engine.dispose()
-    if current_version(settings.model_dir) is None or args.retrain:
+    if ModelStore(settings.model_dir).current() is None or args.retrain:
         _train(settings)
     else:
         print(f"using the current model in {settings.model_dir} (--retrain to train again)")
@@ -145,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     server_options(sub.add_parser("serve", help="run the GraphQL server"))
 
     train = sub.add_parser("train", help="train, evaluate and publish a model")
-    train.add_argument("--arch", choices=["default", "seed000", "seed003"], default="default")
+    train.add_argument("--arch", choices=archs.NAMES, default="default")
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--force", action="store_true", help="publish even if worse than current")
@@ -186,8 +199,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:
         # Expected failures (a broken import file, a refused artifact) carry clear messages.
+        from artifact import ArtifactError
         from db.importers import ImportFailed
-        from inference import ArtifactError
 
         if isinstance(exc, ImportFailed | ArtifactError):
             raise SystemExit(f"bookrec: {exc}") from None

@@ -30,7 +30,7 @@ def text_table(
 
     def fmt(i: int, value: Any) -> str:
         spec = formats[i] if formats is not None and i < len(formats) else None
-        if spec and isinstance(value, int | float) and not isinstance(value, bool):
+        if spec and isinstance(value, float):
             return "-" if value != value else format(value, spec)
         return _cell(value)
 
@@ -51,3 +51,28 @@ def text_table(
         out.append(line(["-" * w for w in widths]))
     out += [line(r) for r in cells]
     return "\n".join(out)
+
+
+METRIC_COLUMNS = (
+    ("RMSE", "rmse"),
+    ("MAE", "mae"),
+    ("nDCG@10", "ndcg@10"),
+    ("P@10", "p@10"),
+    ("R@10", "r@10"),
+    ("MAP@10", "map@10"),
+)
+
+
+def metrics_table(
+    rows: Sequence[tuple[str, dict[str, Any]]], title: str = "", extra: Sequence[str] = ()
+) -> str:
+    """The evaluation table: one row per model, the protocol's metrics (4 decimals), then
+    any `extra` keys (e.g. "fit s", "epochs") as they are."""
+    headers = ["model", *(name for name, _ in METRIC_COLUMNS), *extra]
+    keys = [key for _, key in METRIC_COLUMNS]
+    body = [
+        [name, *(m.get(key) for key in keys), *(m.get(key) for key in extra)] for name, m in rows
+    ]
+    formats = [None, *([".4f"] * len(keys)), *([".1f"] * len(extra))]
+    table = text_table(headers, body, formats=formats, rule=False)
+    return f"{title}\n{table}" if title else table

@@ -101,7 +101,7 @@ def machine_info() -> str:
 
 def run(database_url: str, archs: list[str], models_dir: Path, seed: int = 42) -> str:
     """Train every architecture from ``database_url`` and return the benchmark table."""
-    from training.evaluation import format_table
+    from app.tables import metrics_table
     from training.pipeline import train
 
     rows, baseline = [], None
@@ -122,12 +122,12 @@ def run(database_url: str, archs: list[str], models_dir: Path, seed: int = 42) -
         )
         baseline = result.baseline_metrics
     if baseline is not None:
-        rows.insert(0, ("popularity", {**baseline, "fit s": 0.0, "epochs": 0}))
+        rows.insert(0, ("most-rated", {**baseline, "fit s": 0.0, "epochs": 0}))
     title = (
         "MovieLens-100K, per-user 25% holdout (split seed 42); models fit on the training part only, "
         "exported to ONNX and scored by the inference layer. 'fit s' = holdout fit seconds."
     )
-    return format_table(rows, title, extra=("fit s", "epochs")) + "\n" + machine_info()
+    return metrics_table(rows, title, extra=("fit s", "epochs")) + "\n" + machine_info()
 
 
 def cold_readers(database_url: str, n_cold: int = 100, seed: int = 42) -> str:
@@ -136,12 +136,14 @@ def cold_readers(database_url: str, n_cold: int = 100, seed: int = 42) -> str:
     their own training-part ratings as history and score their held-out part."""
     import numpy as np
 
+    from app.tables import metrics_table
     from inference import Recommender
+    from training import archs
     from training import data as data_mod
-    from training.evaluation import evaluate_fold_in, format_table, popularity_baseline
-    from training.fit import fit, spec_for
-    from training.pipeline import SPLIT_SEED, TEST_FRACTION, base_manifest, write_artifact
+    from training.evaluation import evaluate_fold_in, most_rated_baseline
+    from training.fit import fit
     from training.split import stratified_split
+    from training.writer import SPLIT_SEED, TEST_FRACTION, base_manifest, write_artifact
 
     ratings = data_mod.load_ratings(database_url)
     train_part, test_part = stratified_split(ratings, TEST_FRACTION, SPLIT_SEED)
@@ -150,7 +152,7 @@ def cold_readers(database_url: str, n_cold: int = 100, seed: int = 42) -> str:
     warm = train_part[~train_part["user_id"].isin(cold)]
     history = train_part[train_part["user_id"].isin(cold)]
     held = test_part[test_part["user_id"].isin(cold)]
-    spec = spec_for("default")
+    spec = archs.get("default")
     encoded = data_mod.encode(warm)
     scale = data_mod.rating_scale(warm)
     epochs = 28  # the early-stopping epoch the full benchmark run selects on ML-100K
@@ -160,12 +162,12 @@ def cold_readers(database_url: str, n_cold: int = 100, seed: int = 42) -> str:
         manifest.update(version="cold", metrics={}, baseline_metrics={})
         write_artifact(Path(tmp), fitted, encoded, spec, manifest)
         folded = evaluate_fold_in(Recommender.load(tmp), history, held)
-    popular = popularity_baseline(pd_concat(warm, history), held)
+    popular = most_rated_baseline(pd_concat(warm, history), held)
     title = (
         f"Cold readers: {n_cold} readers absent from training, folded in from their "
         "training-part ratings (recommend_for_history), scored on their held-out part."
     )
-    return format_table([("popularity", popular), ("default fold-in", folded)], title)
+    return metrics_table([("most-rated", popular), ("default fold-in", folded)], title)
 
 
 def pd_concat(*frames):

@@ -105,19 +105,17 @@ def main(argv: list[str] | None = None) -> None:
     import keras
     import onnxruntime as ort
 
+    from training import archs
     from training.data import encode, rating_scale
     from training.export import check_parity, export_graphs
-    from training.fit import spec_for
 
     data = encode(frame)
     scale = rating_scale(frame)
     del frame
-    spec = dataclasses.replace(spec_for("default"), batch_size=args.batch_size)
-    from training.fit import build
+    spec = dataclasses.replace(archs.get("default"), batch_size=args.batch_size)
 
     keras.utils.set_random_seed(args.seed)
-    model = build(
-        spec,
+    model = spec.build(
         data.n_users,
         data.n_books,
         float(data.stars.mean()),
@@ -137,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     train_rss = peak_rss_mb()
 
     with tempfile.TemporaryDirectory(prefix="bookrec-scale-") as tmp:
-        export_graphs(model, Path(tmp))
+        export_graphs(model, Path(tmp), folds_in=spec.folds_in)
         parity = check_parity(model, Path(tmp))
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1

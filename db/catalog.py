@@ -130,19 +130,26 @@ def require_categories(session: Session, ids: Iterable[int]) -> list[int]:
     return wanted
 
 
-def categories_of_books(session: Session, book_ids: Sequence[int]) -> dict[int, list[Category]]:
+def categories_linked(session: Session, key: Any, ids: Sequence[int]) -> dict[int, list[Category]]:
+    """Categories per id through a link table, by name: `key` is the link table's id column
+    (`BookCategory.book_id`, `UserCategory.user_id`); the table also has `category_id`."""
     out: dict[int, list[Category]] = defaultdict(list)
-    if not book_ids:
+    if not ids:
         return out
+    link = key.table
     stmt = (
-        select(BookCategory.book_id, Category)
-        .join(Category, col(Category.id) == BookCategory.category_id)
-        .where(col(BookCategory.book_id).in_(set(book_ids)))
+        select(key, Category)
+        .join(Category, col(Category.id) == link.c.category_id)
+        .where(key.in_(set(ids)))
         .order_by(col(Category.name))
     )
-    for book_id, category in session.exec(stmt).all():
-        out[book_id].append(category)
+    for owner, category in session.exec(stmt).all():
+        out[owner].append(category)
     return out
+
+
+def categories_of_books(session: Session, book_ids: Sequence[int]) -> dict[int, list[Category]]:
+    return categories_linked(session, col(BookCategory.book_id), book_ids)
 
 
 def book_counts(session: Session, category_ids: Sequence[int]) -> dict[int, int]:

@@ -34,6 +34,13 @@ def _timestamp(**kwargs: object) -> sa.Column:  # type: ignore[type-arg]
     return sa.Column(sa.DateTime(timezone=True), nullable=False, **kwargs)  # type: ignore[arg-type]
 
 
+def _key_to(target: str, index: bool = False) -> sa.Column:  # type: ignore[type-arg]
+    """A primary-key column that references `target` ("table.id"); rows go with it."""
+    return sa.Column(
+        sa.Integer, sa.ForeignKey(target, ondelete="CASCADE"), primary_key=True, index=index
+    )
+
+
 class User(SQLModel, table=True):
     __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
     __table_args__ = (
@@ -86,34 +93,15 @@ class Book(SQLModel, table=True):
 class BookCategory(SQLModel, table=True):
     __tablename__ = "book_category"
 
-    book_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer, sa.ForeignKey("book.id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-    category_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer,
-            sa.ForeignKey("category.id", ondelete="CASCADE"),
-            primary_key=True,
-            index=True,
-        )
-    )
+    book_id: int = Field(sa_column=_key_to("book.id"))
+    category_id: int = Field(sa_column=_key_to("category.id", index=True))
 
 
 class UserCategory(SQLModel, table=True):
     __tablename__ = "user_category"
 
-    user_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-    category_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer, sa.ForeignKey("category.id", ondelete="CASCADE"), primary_key=True
-        )
-    )
+    user_id: int = Field(sa_column=_key_to("app_user.id"))
+    category_id: int = Field(sa_column=_key_to("category.id"))
 
 
 class Rating(SQLModel, table=True):
@@ -128,18 +116,8 @@ class Rating(SQLModel, table=True):
         sa.Index("ix_rating_book_id_half_stars", "book_id", "half_stars"),
     )
 
-    user_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-    book_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer,
-            sa.ForeignKey("book.id", ondelete="CASCADE"),
-            primary_key=True,
-        )
-    )
+    user_id: int = Field(sa_column=_key_to("app_user.id"))
+    book_id: int = Field(sa_column=_key_to("book.id"))
     half_stars: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
@@ -153,18 +131,7 @@ class Feedback(SQLModel, table=True):
         ),
     )
 
-    user_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-    book_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer,
-            sa.ForeignKey("book.id", ondelete="CASCADE"),
-            primary_key=True,
-            index=True,
-        )
-    )
+    user_id: int = Field(sa_column=_key_to("app_user.id"))
+    book_id: int = Field(sa_column=_key_to("book.id", index=True))
     kind: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

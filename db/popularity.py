@@ -122,9 +122,6 @@ class PopularityCache:
             self._refresh_in_background()
         return index
 
-    def invalidate(self) -> None:
-        self._loaded_at = 0.0
-
     def dispose(self) -> None:
         self._engine.dispose()
 

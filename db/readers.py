@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
 
-from db.catalog import require_categories
+from db.catalog import categories_linked, require_categories
 from db.errors import Conflict, NotFound
 from db.fastread import FastReads, Prepared
 from db.models import FEEDBACK_DISLIKED, Category, Feedback, Rating, User, UserCategory
@@ -65,32 +63,7 @@ def _replace_categories(session: Session, user_id: int, category_ids: Sequence[i
 
 
 def categories_of_users(session: Session, user_ids: Sequence[int]) -> dict[int, list[Category]]:
-    out: dict[int, list[Category]] = defaultdict(list)
-    if not user_ids:
-        return out
-    stmt = (
-        select(UserCategory.user_id, Category)
-        .join(Category, col(Category.id) == UserCategory.category_id)
-        .where(col(UserCategory.user_id).in_(set(user_ids)))
-        .order_by(col(Category.name))
-    )
-    for user_id, category in session.exec(stmt).all():
-        out[user_id].append(category)
-    return out
-
-
-def category_ids_of_user(session: Session, user_id: int) -> list[int]:
-    stmt = select(UserCategory.category_id).where(UserCategory.user_id == user_id)
-    return list(session.exec(stmt).all())
-
-
-@dataclass(frozen=True)
-class ReaderState:
-    """What recommending for a reader needs from the database, read in one go."""
-
-    history: list[tuple[int, float]]  # (book id, stars)
-    disliked: frozenset[int]
-    category_ids: frozenset[int]
+    return categories_linked(session, col(UserCategory.user_id), user_ids)
 
 
 def _reader_state_statement() -> sa.CompoundSelect:
@@ -116,14 +89,17 @@ def _reader_state_statement() -> sa.CompoundSelect:
 _READER_STATE = Prepared(_reader_state_statement())
 
 
-def reader_state(db: FastReads, user_id: int) -> ReaderState | None:
-    """None if the reader does not exist (any more). One statement (a UNION of the four
-    reads) on the fast path: this runs on every recommendations request."""
+def reader_state(
+    db: FastReads, user_id: int
+) -> tuple[list[tuple[int, float]], frozenset[int], frozenset[int]] | None:
+    """(ratings as (book id, stars), disliked book ids, chosen category ids), or None if
+    the reader does not exist (any more). One statement (a UNION of the four reads) on the
+    fast path: this runs on every recommendations request."""
     rows = db.rows(_READER_STATE, user_id=user_id)
     if not any(kind == "u" for kind, _, _ in rows):
         return None
-    return ReaderState(
-        history=[(key, half / 2.0) for kind, key, half in rows if kind == "r"],
-        disliked=frozenset(key for kind, key, _ in rows if kind == "d"),
-        category_ids=frozenset(key for kind, key, _ in rows if kind == "c"),
+    return (
+        [(key, half / 2.0) for kind, key, half in rows if kind == "r"],
+        frozenset(key for kind, key, _ in rows if kind == "d"),
+        frozenset(key for kind, key, _ in rows if kind == "c"),
     )

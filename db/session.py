@@ -59,10 +59,23 @@ def _limiter(var: RunVar[CapacityLimiter], tokens: int) -> CapacityLimiter:
         return limiter
 
 
+async def read_fast(engine: Engine, fn: Callable[..., T], *args: Any) -> T:
+    """Run a read-only `fn(fast_reads, *args)` in a worker thread, in a read transaction of
+    its own, for the hot read path (see db.fastread): one trip, whatever `fn` reads."""
+    threads = FAST_THREADS.get(engine.dialect.name, FAST_THREADS_DEFAULT)
+    return await anyio.to_thread.run_sync(
+        _read_fast, engine, fn, args, limiter=_limiter(_FAST, threads)
+    )
+
+
+def _read_fast(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    with FastReads.open(engine) as db:
+        return fn(db, *args)
+
+
 class UnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._fast_threads = FAST_THREADS.get(engine.dialect.name, FAST_THREADS_DEFAULT)
         self._session: Session | None = None
         self._lock = asyncio.Lock()
         # Set before the first statement for operations that write (mutations): their calls
@@ -98,17 +111,6 @@ class UnitOfWork:
         return await anyio.to_thread.run_sync(
             self._read_apart, fn, args, limiter=_limiter(_STARTING, STARTING_THREADS)
         )
-
-    async def read_fast(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a read-only `fn(fast_reads, *args)` in a worker thread, in a read transaction
-        of its own, for the hot read path (see db.fastread)."""
-        return await anyio.to_thread.run_sync(
-            self._read_fast, fn, args, limiter=_limiter(_FAST, self._fast_threads)
-        )
-
-    def _read_fast(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with FastReads.open(self._engine) as db:
-            return fn(db, *args)
 
     def _read_apart(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         # Closing (not rolling back) ends the transaction and keeps the loaded rows usable.

@@ -3,15 +3,6 @@
 Never imports tensorflow, keras or tf2onnx.
 """
 
-from .artifact import current_version, list_versions, publish_current, rollback
-from .errors import ArtifactError
-from .recommender import Recommender
+from inference.recommender import Recommender
 
-__all__ = [
-    "ArtifactError",
-    "Recommender",
-    "current_version",
-    "list_versions",
-    "publish_current",
-    "rollback",
-]
+__all__ = ["Recommender"]

@@ -1,4 +1,4 @@
-"""The model a server is serving now, following the models directory's CURRENT pointer.
+"""The model a server is serving now, following the model store's CURRENT pointer.
 
 A new current version is loaded and verified off the request path, then swapped in with a
 single assignment; a version that fails its checks is refused (logged, reported in
@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifact import CURRENT, current_version
-from .errors import ArtifactError
-from .recommender import Recommender
+from artifact import ArtifactError, ModelStore
+from inference.recommender import Recommender
 
 log = logging.getLogger("bookrec.model")
 
@@ -29,34 +28,28 @@ class Refusal:
 
 class LiveModel:
     def __init__(self, model_dir: str | Path, threads: int = 1) -> None:
-        self.model_dir = Path(model_dir)
+        self.store = ModelStore(model_dir)
         self.threads = threads
         self.current: Recommender | None = None
         self.last_refusal: Refusal | None = None
-        self.last_checked: float | None = None
-        self._seen: tuple[str | None, int] | None = None  # pointer state last acted on
+        self._seen: tuple[str, int] | None = None  # pointer state last acted on
         self._lock = threading.Lock()
 
     def refresh(self) -> bool:
         """Blocking: load the CURRENT version if it changed. True if a new model is live."""
         with self._lock:
-            self.last_checked = time.time()
-            pointer = self.model_dir / CURRENT
-            try:
-                state = (pointer.read_text(encoding="utf-8").strip(), pointer.stat().st_mtime_ns)
-            except FileNotFoundError:
-                return False
-            if state == self._seen:
+            state = self.store.pointer_state()
+            if state is None or state == self._seen:
                 return False
             self._seen = state
             try:
-                version = current_version(self.model_dir)
+                version = self.store.current()
                 if version is None:
                     return False
                 if self.current is not None and self.current.version == version:
                     self.last_refusal = None  # pointed back at what is serving: all is well
                     return False
-                model = Recommender.load(self.model_dir / version, threads=self.threads)
+                model = Recommender.load(self.store.path(version), threads=self.threads)
             except ArtifactError as exc:
                 self.last_refusal = Refusal(state[0], str(exc), time.time())
                 serving = self.current.version if self.current else "none"

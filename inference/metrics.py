@@ -7,6 +7,9 @@ Conventions (the ones the hand-computed tests pin down):
 - Precision@k = hits / k; Recall@k = hits / |relevant|.
 - MAP@k: average precision truncated at k, normalised by min(|relevant|, k).
 Users with no relevant books are skipped by the caller.
+
+Also the one top-k: serving, evaluation and early stopping all rank with `top_k` /
+`top_k_rows`, and the batched `ndcg_rows` is `ndcg_at_k` over a matrix.
 """
 
 from __future__ import annotations
@@ -14,6 +17,35 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest finite scores, best first (one argpartition). Excluded
+    entries (-inf) never fill a list."""
+    k = min(k, scores.size)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    best = part[np.argsort(-scores[part], kind="stable")]
+    return best[np.isfinite(scores[best])]
+
+
+def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """`top_k` for every row of a [users, items] matrix at once: [users, k] indices, best
+    first (rows are not trimmed of -inf entries)."""
+    k = min(k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, 1)
+
+
+def ndcg_rows(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
+    """nDCG@k per row from a [users, k] 0/1 matrix of hits in ranked order and each row's
+    number of relevant items (rows with none give NaN; the caller skips them)."""
+    k = hits.shape[1]
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.concatenate([[np.nan], np.cumsum(discounts)])[np.minimum(n_relevant, k)]
+    return (hits * discounts).sum(1) / ideal
 
 
 def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:

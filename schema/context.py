@@ -12,6 +12,7 @@ from db.popularity import PopularityCache
 from db.session import UnitOfWork
 from inference import Recommender
 from inference.live import LiveModel
+from recommend import RecommendationService
 from schema.auth import LoginThrottle, Passwords, Tokens
 from schema.errors import Unauthenticated, from_data_error
 from schema.loaders import Loaders
@@ -27,6 +28,7 @@ class Services:
     tokens: Tokens
     throttle: LoginThrottle
     popularity: PopularityCache
+    recommendations: RecommendationService
     live_model: LiveModel | None = None
 
 
@@ -52,13 +54,6 @@ class Context:
         except DataError as exc:
             raise from_data_error(exc) from None
 
-    async def db_fast(self, fn: Callable[..., T], *args: Any) -> T:
-        """Like `db`, for functions on the fast read path (db.fastread)."""
-        try:
-            return await self.uow.read_fast(fn, *args)
-        except DataError as exc:
-            raise from_data_error(exc) from None
-
     async def db_apart(self, fn: Callable[..., T], *args: Any) -> T:
         """Like `db`, in a short read-only transaction of its own (see UnitOfWork.read_apart)."""
         try:
@@ -70,8 +65,7 @@ class Context:
         """The model serving this request: taken once, so one response never mixes two
         versions even if a new one goes live while it is being resolved."""
         if not self._model_taken:
-            live = self.services.live_model
-            self._model = live.current if live is not None else None
+            self._model = self.services.recommendations.model()
             self._model_taken = True
         return self._model
 

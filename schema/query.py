@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import strawberry
+from strawberry import relay
 from strawberry.types import Info
 
 from db import catalog, readers
@@ -19,7 +20,7 @@ from schema.recommendations import (
     resolve_recommendations,
     resolve_similar_books,
 )
-from schema.types import Book, BookConnection, BookEdge, Category, PageInfo, User
+from schema.types import Book, BookConnection, Category, User, page_info
 
 MAX_SEARCH = 200
 
@@ -48,12 +49,13 @@ class Query:
         books = [Book.from_row(r) for r in rows]
         for book, row in zip(books, rows, strict=True):  # later `book(id)` lookups are free
             ctx.loaders.book.prime(int(book.id), row)
-        edges = [BookEdge(cursor=book_cursor(int(b.id)), node=b) for b in books[:limit]]
+        edges = [
+            relay.Edge(cursor=book_cursor(int(b.id)), node=b)  # type: ignore[type-var]
+            for b in books[:limit]
+        ]
         return BookConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=page_info([e.cursor for e in edges], has_next_page=len(rows) > limit),
             total_count_=partial(ctx.db, catalog.count_books, flt),
         )
 

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from enum import Enum
 
 import strawberry
+from strawberry import relay
 from strawberry.types import Info
 
 from db import ratings as db_ratings
-from db.catalog import BookLike
+from db.catalog import BookLike, BookRow
 from db.models import FEEDBACK_DISLIKED, FEEDBACK_LIKED
 from db.models import Category as CategoryRow
 from db.models import Rating as RatingRow
@@ -57,16 +58,10 @@ class Book:
 
     @classmethod
     def from_row(cls, row: BookLike) -> Book:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            title=row.title,
-            authors=row.authors,
-            year=row.year,
-            isbn=row.isbn,
-            description=row.description,
-            cover_url=row.cover_url,
-            like_count=row.like_count,
-        )
+        # The columns of db.catalog.BookRow, which every book read returns (a drift fails here).
+        fields = {name: getattr(row, name) for name in BookRow._fields}
+        fields["id"] = strawberry.ID(str(row.id))
+        return cls(**fields)
 
     @strawberry.field
     async def categories(self, info: Info[Context, None]) -> list[Category]:
@@ -122,22 +117,21 @@ class Rating:
         return Book.from_row(row)
 
 
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+def page_info(cursors: list[str], has_next_page: bool) -> relay.PageInfo:
+    """Keyset pages only go forwards: `hasPreviousPage` is false, as the Relay spec allows
+    when paginating with `first`/`after`."""
+    return relay.PageInfo(
+        has_next_page=has_next_page,
+        has_previous_page=False,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
 
 
-@strawberry.type
-class RatingEdge:
-    cursor: str
-    node: Rating
-
-
-@strawberry.type
-class RatingConnection:
-    edges: list[RatingEdge]
-    page_info: PageInfo
+# strawberry's Relay types, without Relay's global ids: ids stay the plain decimal ones
+# every other field uses (the type variable's `Node` bound is for typing only).
+@strawberry.type(name="RatingConnection")
+class RatingConnection(relay.Connection[Rating]):  # type: ignore[type-var]
     total_count: int
 
 
@@ -166,32 +160,21 @@ class User:
         cursor = parse_rating_cursor(after) if after else None
         rows = await info.context.db(db_ratings.ratings_page, user_id, cursor, limit)
         total = await info.context.db(db_ratings.count_ratings_of_user, user_id)
-        page = rows[:limit]
         edges = [
-            RatingEdge(
+            relay.Edge(  # type: ignore[type-var]
                 cursor=rating_cursor(_aware(r.updated_at), r.book_id), node=Rating.from_row(r)
             )
-            for r in page
+            for r in rows[:limit]
         ]
         return RatingConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=page_info([e.cursor for e in edges], has_next_page=len(rows) > limit),
             total_count=total,
         )
 
 
-@strawberry.type
-class BookEdge:
-    cursor: str
-    node: Book
-
-
-@strawberry.type
-class BookConnection:
-    edges: list[BookEdge]
-    page_info: PageInfo
+@strawberry.type(name="BookConnection")
+class BookConnection(relay.Connection[Book]):  # type: ignore[type-var]
     total_count_: strawberry.Private[object]
 
     @strawberry.field

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from db.engine import make_engine, normalize_url
 from db.schema_setup import upgrade
+from tests.support.api import Api, api_for, seed_small_catalog
 
 PG_URL = os.environ.get("BOOKREC_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -56,7 +57,7 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
 def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """(database URL, models dir) of the tiny catalog with two real versions of the default
     model, trained with different seeds (v0002 current). Shared: copy before changing."""
-    from tests.tiny_catalog import create_database
+    from tests.support.tiny_catalog import create_database
     from training.pipeline import train
 
     root = tmp_path_factory.mktemp("trained")
@@ -66,3 +67,16 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     train(url, models, arch="default", epochs=8, seed=1)
     train(url, models, arch="default", epochs=8, seed=2, force=True)
     yield url, models
+
+
+@pytest.fixture
+def seed_catalog(engine: sa.Engine) -> None:
+    """Three categories and five books; book 5 has no category."""
+    seed_small_catalog(engine)
+
+
+@pytest.fixture
+async def api(engine: sa.Engine, database_url: str, seed_catalog: None) -> AsyncIterator[Api]:
+    """The development app over the seeded catalog, driven through HTTP in process."""
+    async with api_for(engine, database_url) as client:
+        yield client

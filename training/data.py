@@ -1,4 +1,4 @@
-"""Ratings in, integer-indexed arrays out. The database is read through ``db.queries`` only."""
+"""Ratings in, integer-indexed arrays out. The database is read through `db.ratings` only."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ DEFAULT_SCALE = (0.5, 5.0)
 def load_ratings(database_url: str) -> pd.DataFrame:
     """All ratings in the database as a (user_id, book_id, stars) frame."""
     from db.engine import make_engine
-    from db.queries import ratings_frame
+    from db.ratings import ratings_frame
 
     engine = make_engine(database_url)
     try:

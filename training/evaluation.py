@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 
 from inference import Recommender
-from inference.metrics import mae, ranking_metrics, rmse
+from inference.metrics import mae, ranking_metrics, rmse, top_k_rows
 
 K = 10
-METRIC_KEYS = ("rmse", "mae", f"ndcg@{K}", f"p@{K}", f"r@{K}", f"map@{K}")
 
 
 def _relevant(test: pd.DataFrame) -> dict[int, set[int]]:
@@ -49,17 +48,17 @@ def evaluate_recommender(
         for row, user in enumerate(users[start : start + 512]):
             seen = rec.book_index(rated.get(int(user), np.empty(0, np.int64)))
             scores[row, seen[seen >= 0]] = -np.inf
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, 1)
+        top = top_k_rows(scores, k)
         for row, user in enumerate(users[start : start + 512]):
             rankings[int(user)] = rec.book_ids[top[row]].tolist()
     result.update({key: v for key, v in ranking_metrics(rankings, relevant, k).items()})
     return result
 
 
-def popularity_baseline(train: pd.DataFrame, test: pd.DataFrame, k: int = K) -> dict[str, float]:
-    """Books ranked by how often they were rated in training; stars = the book's mean rating."""
+def most_rated_baseline(train: pd.DataFrame, test: pd.DataFrame, k: int = K) -> dict[str, float]:
+    """The protocol's popularity baseline: books ranked by how often they were rated in
+    training; stars = the book's mean rating. (Serving's popularity, db.popularity, ranks by
+    likes first: a different ranking, for readers the model cannot speak for.)"""
     if test.empty:
         return {"users": 0, "coverage": 0.0}
     counts = train.groupby("book_id").size().sort_values(ascending=False, kind="stable")
@@ -77,26 +76,6 @@ def popularity_baseline(train: pd.DataFrame, test: pd.DataFrame, k: int = K) -> 
     result = {"rmse": rmse(truth, pred), "mae": mae(truth, pred), "coverage": 1.0}
     result.update(ranking_metrics(rankings, _relevant(test), k))
     return result
-
-
-def format_table(
-    rows: list[tuple[str, dict[str, float]]], title: str = "", extra: tuple[str, ...] = ()
-) -> str:
-    columns = ["model", "RMSE", "MAE", f"nDCG@{K}", f"P@{K}", f"R@{K}", f"MAP@{K}", *extra]
-    keys = [*METRIC_KEYS, *extra]
-    lines = [title] if title else []
-    width = max(12, *(len(name) for name, _ in rows))
-    lines.append(f"{columns[0]:<{width}}" + "".join(f"{c:>10}" for c in columns[1:]))
-    for name, metrics in rows:
-        cells = []
-        for key in keys:
-            value = metrics.get(key)
-            if isinstance(value, float):
-                cells.append(f"{value:>10.1f}" if key == "fit s" else f"{value:>10.4f}")
-            else:
-                cells.append(f"{'' if value is None else value:>10}")
-        lines.append(f"{name:<{width}}" + "".join(cells))
-    return "\n".join(lines)
 
 
 def evaluate_fold_in(

@@ -23,8 +23,9 @@ def _export(fn, signature, path: Path) -> None:
     tf2onnx.convert.from_function(fn, input_signature=signature, opset=OPSET, output_path=str(path))
 
 
-def export_graphs(model: keras.Model, out_dir: Path) -> dict[str, dict[str, Any]]:
-    """Write score_user.onnx (and score_vector.onnx when the model folds in); return graph specs."""
+def export_graphs(model: keras.Model, out_dir: Path, folds_in: bool) -> dict[str, dict[str, Any]]:
+    """Write score_user.onnx (and score_vector.onnx when the architecture folds in); return
+    the graph specs for the manifest."""
     n_books = int(model.n_books)
     graphs: dict[str, dict[str, Any]] = {}
 
@@ -43,7 +44,7 @@ def export_graphs(model: keras.Model, out_dir: Path) -> dict[str, dict[str, Any]
         "inputs": {"user_index": ["N"]},
         "outputs": {"scores": ["N", n_books], "stars": ["N", n_books]},
     }
-    if hasattr(model, "score_vector"):
+    if folds_in:
         dim = int(model.dim)
 
         @tf.function

@@ -1,103 +1,19 @@
-"""Architectures, their hyperparameters, and the training loop (early stopping for default)."""
+"""The training loop: any registered architecture, with early stopping where it asks for it."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from .data import Encoded
-from .models import JointFactorModel, Seed000, Seed003
+from inference.metrics import ndcg_rows, rmse, top_k_rows
+from training.archs.base import Architecture
+from training.data import Encoded
 
-
-@dataclass(frozen=True)
-class ArchSpec:
-    name: str
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    early_stopping: bool
-    model_params: dict[str, Any] = field(default_factory=dict)
-    patience: int = 3
-
-
-ARCHS: dict[str, ArchSpec] = {
-    # Django book manager as published: 5-dim concat -> 128 -> 32 -> 1, adam, MSE, 10 epochs.
-    "seed000": ArchSpec(
-        "seed000",
-        epochs=10,
-        batch_size=32,
-        learning_rate=1e-3,
-        early_stopping=False,
-        model_params={"dim": 5},
-    ),
-    # RecommenderNet as published: 32-dim, biases, dot, sigmoid, BCE, Adam 1e-3, batch 64, 5 epochs.
-    "seed003": ArchSpec(
-        "seed003",
-        epochs=5,
-        batch_size=64,
-        learning_rate=1e-3,
-        early_stopping=False,
-        model_params={"dim": 32},
-    ),
-    # bookrec: joint rating + full-softmax choice heads on shared factors (tuned on a
-    # validation slice of the ML-100K training part; see training/models.py).
-    "default": ArchSpec(
-        "default",
-        epochs=40,
-        batch_size=256,
-        learning_rate=3e-3,
-        early_stopping=True,
-        model_params={"dim": 64, "l2": 0.1, "rank_weight": 1.0, "rank_l2": 0.1, "softmax": "auto"},
-    ),
-}
-
-
-def spec_for(arch: str) -> ArchSpec:
-    if arch not in ARCHS:
-        raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(ARCHS)}")
-    return ARCHS[arch]
-
-
-FULL_SOFTMAX_MAX_BOOKS = 4096  # above this, the ranking head trains with in-batch negatives
-
-
-def build(
-    spec: ArchSpec,
-    n_users: int,
-    n_books: int,
-    global_mean: float,
-    scale: tuple[float, float],
-    book_counts: np.ndarray | None = None,
-) -> keras.Model:
-    params = dict(spec.model_params)
-    optimizer = keras.optimizers.Adam(spec.learning_rate)
-    if spec.name == "seed000":
-        model = Seed000(n_users, n_books, **params)
-        model.compile(optimizer=optimizer, loss="mse")
-    elif spec.name == "seed003":
-        model = Seed003(n_users, n_books, star_low=scale[0], star_high=scale[1], **params)
-        model.compile(optimizer=optimizer, loss="binary_crossentropy")
-    else:
-        if params.get("softmax", "auto") == "auto":
-            params["softmax"] = "full" if n_books <= FULL_SOFTMAX_MAX_BOOKS else "in_batch"
-        model = JointFactorModel(n_users, n_books, global_mean=global_mean, **params)
-        if book_counts is not None:
-            share = np.maximum(book_counts, 1) / max(float(book_counts.sum()), 1.0)
-            model.log_q.assign(np.log(share).astype("float32"))
-        model.compile(optimizer=optimizer)  # the loss is JointFactorModel.compute_loss
-    return model
-
-
-def targets(spec: ArchSpec, stars: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
-    if spec.name == "seed003":
-        low, high = scale
-        return ((stars - low) / max(high - low, 1e-6)).astype(np.float32)
-    return stars.astype(np.float32)
+VALIDATION_USERS = 2000  # readers scored per epoch for early stopping (a seeded sample)
 
 
 class ValidationRanking(keras.callbacks.Callback):
@@ -112,13 +28,12 @@ class ValidationRanking(keras.callbacks.Callback):
         self,
         train: tuple[np.ndarray, np.ndarray],
         val: tuple[np.ndarray, np.ndarray, np.ndarray],
-        n_books: int,
         scale: tuple[float, float],
-        max_users: int = 2000,
+        max_users: int = VALIDATION_USERS,
         seed: int = 0,
     ):
         super().__init__()
-        self.n_books, self.scale = n_books, scale
+        self.scale = scale
         self.val_u, self.val_b, self.val_r = val
         users = np.unique(self.val_u)
         if users.size > max_users:
@@ -129,15 +44,13 @@ class ValidationRanking(keras.callbacks.Callback):
     def _pairs_for(
         self, users: np.ndarray, u: np.ndarray, b: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        pos = np.searchsorted(users, u)
-        pos = np.minimum(pos, users.size - 1)
+        pos = np.minimum(np.searchsorted(users, u), users.size - 1)
         ok = users[pos] == u
         return pos[ok], b[ok]
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
-        ndcgs, sq = [], []
-        discounts = 1.0 / np.log2(np.arange(2, 12))
+        ndcgs, truth, predicted = [], [], []
         for start in range(0, self.users.size, 512):
             chunk = self.users[start : start + 512]
             scores, stars = self.model.score_all(tf.constant(chunk, dtype=tf.int64))
@@ -147,16 +60,13 @@ class ValidationRanking(keras.callbacks.Callback):
             vu, vb = self._pairs_for(chunk, self.val_u, self.val_b)
             relevant = np.zeros_like(scores, dtype=bool)
             relevant[vu, vb] = True
-            top = np.argpartition(-scores, 9, axis=1)[:, :10]
-            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), 1), 1)
-            hits = np.take_along_axis(relevant, top, 1)
-            n_rel = relevant.sum(1)
-            idcg = np.cumsum(discounts)[np.minimum(n_rel, 10) - 1]
-            ndcgs.append(((hits * discounts).sum(1) / idcg)[n_rel > 0])
-            vr = self.val_r[np.isin(self.val_u, chunk)]
-            pred = np.clip(stars[vu, vb], *self.scale)
-            sq.append((pred - vr) ** 2)
-        logs["val_rmse"] = float(np.sqrt(np.concatenate(sq).mean()))
+            top = top_k_rows(scores, 10)
+            n_relevant = relevant.sum(1)
+            per_user = ndcg_rows(np.take_along_axis(relevant, top, 1), n_relevant)
+            ndcgs.append(per_user[n_relevant > 0])
+            truth.append(self.val_r[np.isin(self.val_u, chunk)])
+            predicted.append(np.clip(stars[vu, vb], *self.scale))
+        logs["val_rmse"] = rmse(np.concatenate(truth), np.concatenate(predicted))
         logs["val_ndcg"] = float(np.concatenate(ndcgs).mean())
         logs["val_objective"] = logs["val_ndcg"] - logs["val_rmse"]
 
@@ -170,7 +80,7 @@ class FitResult:
 
 
 def fit(
-    spec: ArchSpec,
+    arch: Architecture,
     data: Encoded,
     scale: tuple[float, float],
     seed: int,
@@ -178,31 +88,28 @@ def fit(
     validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     verbose: int | str = "auto",
 ) -> FitResult:
-    """Train ``spec`` on ``data``; with ``validation`` and early stopping, keep the best epoch."""
+    """Train `arch` on `data`; with `validation` and early stopping, keep the best epoch."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     counts = np.bincount(data.books, minlength=data.n_books)
-    model = build(spec, data.n_users, data.n_books, float(np.mean(data.stars)), scale, counts)
-    max_epochs = epochs if epochs is not None else spec.epochs
+    model = arch.build(data.n_users, data.n_books, float(np.mean(data.stars)), scale, counts)
     callbacks: list[keras.callbacks.Callback] = []
-    if spec.early_stopping and validation is not None:
-        callbacks.append(
-            ValidationRanking((data.users, data.books), validation, data.n_books, scale, seed=seed)
-        )
+    if arch.early_stopping and validation is not None:
+        callbacks.append(ValidationRanking((data.users, data.books), validation, scale, seed=seed))
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_objective",
                 mode="max",
-                patience=spec.patience,
+                patience=arch.patience,
                 restore_best_weights=True,
             )
         )
     started = time.perf_counter()
     history = model.fit(
         (data.users, data.books),
-        targets(spec, data.stars, scale),
-        batch_size=spec.batch_size,
-        epochs=max_epochs,
+        arch.targets(data.stars, scale),
+        batch_size=arch.batch_size,
+        epochs=epochs if epochs is not None else arch.epochs,
         shuffle=True,
         verbose=verbose,
         callbacks=callbacks,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.api.conftest import Api
+from tests.support.api import Api
 
 BOOK_FIELDS = "id title authors year isbn description coverUrl likeCount averageRating ratingsCount myRating myFeedback categories { id name }"
 

@@ -8,7 +8,7 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from tests.api.conftest import SECRET, Api
+from tests.support.api import SECRET, Api
 
 RATE = "mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars createdAt updatedAt book { id myRating } } }"
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from artifact import CURRENT
 
 from app.asgi import create_app
-from inference.artifact import CURRENT, publish_current
-from tests.api.conftest import Api, make_settings
-from tests.tiny_catalog import FANTASY, MYSTERY, populate
+from tests.support.api import Api, make_settings
+from tests.support.artifacts import publish
+from tests.support.tiny_catalog import FANTASY, MYSTERY, populate
 
 REC = "query($n: Int!) { recommendations(first: $n) { score predictedStars source book { id } because { id } } }"
 
@@ -23,7 +24,7 @@ REC = "query($n: Int!) { recommendations(first: $n) { score predictedStars sourc
 def model_dir(trained_models: tuple[str, Path], tmp_path: Path) -> Path:
     target = tmp_path / "models"
     shutil.copytree(trained_models[1], target)
-    publish_current(target, "v0002")
+    publish(target, "v0002")
     return target
 
 
@@ -209,9 +210,9 @@ async def _wait_for_version(api: Api, version: str) -> None:
 
 
 async def test_live_switch_and_rollback(rec_api: Api, model_dir: Path) -> None:
-    publish_current(model_dir, "v0001")
+    publish(model_dir, "v0001")
     await _wait_for_version(rec_api, "v0001")
-    publish_current(model_dir, "v0002")
+    publish(model_dir, "v0002")
     await _wait_for_version(rec_api, "v0002")
 
 

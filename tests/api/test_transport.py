@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.asgi import create_app
-from tests.api.conftest import Api, make_settings
+from tests.support.api import Api, make_settings
 
 
 async def test_malformed_requests_are_json_errors_not_500(api: Api) -> None:

@@ -7,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from inference import ArtifactError, Recommender, current_version, publish_current, rollback
+from artifact import ArtifactError, ModelStore
+from inference import Recommender
+from tests.support.artifacts import current_version, publish
 
 
 @pytest.fixture
@@ -131,16 +133,16 @@ def test_models_dir_current_publish_and_rollback(tmp_path, make_artifact) -> Non
     make_artifact("v0003", version="v0003", seed=2)
     with pytest.raises(ArtifactError, match="neither an artifact"):
         Recommender.load(models)
-    publish_current(models, "v0003")
+    publish(models, "v0003")
     assert current_version(models) == "v0003"
     assert Recommender.load(models).version == "v0003"
     (models / "v0002" / "score_user.onnx").write_bytes(b"garbage")  # v0002 is now broken
-    assert rollback(models) == "v0001"  # skips the broken one
+    assert ModelStore(models).rollback(check=Recommender.load) == "v0001"  # skips the broken one
     assert Recommender.load(models).version == "v0001"
     with pytest.raises(ArtifactError, match="no valid version older"):
-        rollback(models)
+        ModelStore(models).rollback(check=Recommender.load)
     with pytest.raises(ArtifactError, match="sha256 mismatch"):
-        publish_current(models, "v0002")
+        publish(models, "v0002")
     assert current_version(models) == "v0001"
 
 

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from inference import ArtifactError, Recommender
+from artifact import ArtifactError
+from inference import Recommender
 
 
 def _edit_manifest(path, change) -> None:

@@ -25,9 +25,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from artifact import CURRENT
+from artifact.store import write_text_atomic
 from sqlalchemy import make_url
 
-from inference.artifact import CURRENT, current_version, publish_current, write_text_atomic
 from tests.reliability.conftest import knob, token_for
 from tests.reliability.server import Server, bookrec_command, server_env
 
@@ -39,7 +40,7 @@ pytest.importorskip("onnx")
 if importlib.util.find_spec("tensorflow") is None:
     pytest.skip("training needs the 'train' extra (tensorflow)", allow_module_level=True)
 
-from tests.inference.conftest import build_artifact, rehash  # noqa: E402
+from tests.support.artifacts import build_artifact, current_version, publish, rehash  # noqa: E402
 
 SERVING, OTHER = "v0002", "v0001"
 READER = 3
@@ -57,7 +58,7 @@ def served(
     shutil.copyfile(make_url(trained_models[0]).database, root / "bookrec.db")
     models = root / "models"
     shutil.copytree(trained_models[1], models)
-    publish_current(models, SERVING)
+    publish(models, SERVING)
     server = Server(url, models, root / "server.log")
     server.start()
     try:
@@ -91,7 +92,7 @@ def _serving(server: Server) -> str:
 
 
 def _point_at(server: Server, models: Path, version: str) -> None:
-    publish_current(models, version)
+    publish(models, version)
     _wait(lambda: _serving(server) == version, f"the server to serve {version}")
 
 
@@ -231,7 +232,7 @@ def test_rapid_switches_under_load_fail_nothing_and_never_mix_versions(
     """Two versions trained with different seeds score the reader's top five differently;
     their signatures (book ids and scores) are recorded first. Then clients loop on
     `{ modelInfo { version } recommendations(first: 5) { score ... } }` while a thread
-    flips CURRENT every ~100 ms with publish_current. Every response must succeed and its
+    flips CURRENT every ~100 ms with publish. Every response must succeed and its
     recommendations must equal the signature of the version named in the same response:
     a response mixing two versions would pair one version's name with the other's scores."""
     server, models = served
@@ -252,7 +253,7 @@ def test_rapid_switches_under_load_fail_nothing_and_never_mix_versions(
         nonlocal flips
         version = OTHER
         while not stop.is_set():
-            publish_current(models, version)
+            publish(models, version)
             flips += 1
             version = SERVING if version == OTHER else OTHER
             stop.wait(0.1)
@@ -360,7 +361,7 @@ def test_every_worker_process_follows_the_current_model(
     server.start()
     try:
         for version in ("v0001", SERVING):
-            publish_current(models, version)
+            publish(models, version)
 
             def workers_on_version(version: str = version) -> bool:
                 seen: dict[int, str | None] = {}
@@ -372,4 +373,4 @@ def test_every_worker_process_follows_the_current_model(
             _wait(workers_on_version, f"both workers to serve {version}", timeout=30)
     finally:
         server.stop()
-        publish_current(models, SERVING)
+        publish(models, SERVING)

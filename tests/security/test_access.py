@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from app.asgi import build_services, create_app
 from schema.auth import Passwords
-from tests.api.conftest import SECRET, Api, make_settings
-from tests.security.conftest import assert_graphql_shaped, client_for, error_codes, row_counts
+from tests.support.api import SECRET, Api, client_for, make_settings
+from tests.support.checks import assert_graphql_shaped, error_codes, row_counts
 
 RATE = "mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars book { id } } }"
 MY_RATINGS = "{ me { id ratings(first: 50) { totalCount edges { node { stars book { id } } } } } }"
@@ -353,7 +353,7 @@ async def counted(
 ) -> AsyncIterator[tuple[Api, CountingPasswords]]:
     settings = make_settings(database_url, login_max_failures=3, login_lockout_seconds=LOCKOUT)
     passwords = CountingPasswords()
-    services = dataclasses.replace(build_services(settings), passwords=passwords)
+    services = dataclasses.replace(build_services(settings, engine), passwords=passwords)
     async with client_for(create_app(settings, engine, services)) as client:
         yield Api(client), passwords
 

@@ -38,8 +38,8 @@ from hypothesis_graphql import Mode, from_schema
 
 from app.asgi import create_app
 from schema import build_schema
-from tests.api.conftest import make_settings
-from tests.security.conftest import assert_graphql_shaped, error_codes
+from tests.support.api import make_settings
+from tests.support.checks import assert_graphql_shaped, error_codes
 
 EXAMPLES = int(os.environ.get("BOOKREC_FUZZ_EXAMPLES", "100"))
 TALLY_INTERNAL = os.environ.get("BOOKREC_FUZZ_TALLY_INTERNAL") == "1"

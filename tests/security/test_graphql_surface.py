@@ -14,8 +14,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.api.conftest import Api
-from tests.security.conftest import api_for, assert_graphql_shaped, error_codes, row_counts
+from tests.support.api import Api, api_for
+from tests.support.checks import assert_graphql_shaped, error_codes, row_counts
 
 
 def writes(n: int = 1, name: str = "intruder") -> str:

@@ -24,8 +24,7 @@ import sqlalchemy as sa
 
 from app.asgi import build_services, create_app
 from schema.auth import Passwords
-from tests.api.conftest import SECRET, Api, make_settings
-from tests.security.conftest import client_for
+from tests.support.api import SECRET, Api, client_for, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTER = (
@@ -71,7 +70,7 @@ async def gated(
 ) -> AsyncIterator[tuple[Api, GatedPasswords]]:
     settings = make_settings(database_url)
     passwords = GatedPasswords()
-    services = dataclasses.replace(build_services(settings), passwords=passwords)
+    services = dataclasses.replace(build_services(settings, engine), passwords=passwords)
     async with client_for(create_app(settings, engine, services)) as client:
         api = Api(client)
         for i in range(3):

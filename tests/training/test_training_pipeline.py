@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inference import Recommender, current_version, list_versions
+from artifact import ModelStore
+from inference import Recommender
 from training.data import encode, normalise, rating_scale
 from training.export import PARITY_TOLERANCE, check_parity, export_graphs
-from training.fit import fit, spec_for
+from training import archs
+from training.fit import fit
 from training.pipeline import evaluate_frame, train_frame
 
 MANIFEST_KEYS = {
@@ -33,7 +35,7 @@ MANIFEST_KEYS = {
 @pytest.mark.parametrize("arch", ["seed000", "seed003", "default"])
 def test_each_architecture_trains_exports_and_serves(arch, ratings, tmp_path) -> None:
     result = train_frame(ratings, tmp_path, arch=arch, epochs=2, verbose=0)
-    assert result.published and result.version == "v0001" and current_version(tmp_path) == "v0001"
+    assert result.published and result.version == "v0001" and ModelStore(tmp_path).current() == "v0001"
     assert result.parity_max_abs_diff <= PARITY_TOLERANCE
     manifest = json.loads((result.path / "manifest.json").read_text())
     assert set(manifest) >= MANIFEST_KEYS and manifest["arch"] == arch
@@ -43,7 +45,7 @@ def test_each_architecture_trains_exports_and_serves(arch, ratings, tmp_path) ->
     assert set(manifest["files"]) >= {"score_user.onnx", "loss.png", "user_ids.npy", "book_ids.npy"}
     for key in ("rmse", "mae", "ndcg@10", "p@10", "r@10", "map@10"):
         assert np.isfinite(result.metrics[key]) and np.isfinite(result.baseline_metrics[key])
-    assert "popularity" in result.table() and arch in result.table()
+    assert result.arch == arch and result.baseline_metrics["users"] > 0
     rec = Recommender.load(tmp_path)
     top = rec.recommend(1, k=5, exclude=ratings.loc[ratings.user_id == 1, "book_id"])
     assert len(top) == 5 and not set(b for b, _ in top) & set(
@@ -60,14 +62,14 @@ def test_training_is_deterministic_for_a_seed(ratings) -> None:
     users = np.arange(data.n_users)
     runs = [
         np.asarray(
-            fit(spec_for("default"), data, scale, seed=3, epochs=2, verbose=0).model.score_all(
+            fit(archs.get("default"), data, scale, seed=3, epochs=2, verbose=0).model.score_all(
                 users
             )[1]
         )
         for _ in range(2)
     ]
     other = np.asarray(
-        fit(spec_for("default"), data, scale, seed=4, epochs=2, verbose=0).model.score_all(users)[1]
+        fit(archs.get("default"), data, scale, seed=4, epochs=2, verbose=0).model.score_all(users)[1]
     )
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.array_equal(runs[0], other)
@@ -78,7 +80,7 @@ def test_early_stopping_keeps_the_best_validation_epoch(ratings) -> None:
     data = encode(frame)
     val_u, val_b, val_r = data.users[::5], data.books[::5], data.stars[::5]
     result = fit(
-        spec_for("default"),
+        archs.get("default"),
         data,
         rating_scale(frame),
         seed=0,
@@ -94,8 +96,8 @@ def test_early_stopping_keeps_the_best_validation_epoch(ratings) -> None:
 def test_export_parity_for_both_graphs(ratings, tmp_path) -> None:
     frame = normalise(ratings)
     data = encode(frame)
-    model = fit(spec_for("default"), data, rating_scale(frame), seed=0, epochs=1, verbose=0).model
-    graphs = export_graphs(model, tmp_path)
+    model = fit(archs.get("default"), data, rating_scale(frame), seed=0, epochs=1, verbose=0).model
+    graphs = export_graphs(model, tmp_path, folds_in=True)
     assert set(graphs) == {"score_user", "score_vector"}
     assert check_parity(model, tmp_path) <= PARITY_TOLERANCE
 
@@ -110,16 +112,19 @@ def test_promotion_gate_keeps_a_worse_model_off_current(ratings, tmp_path) -> No
     manifest_path.write_text(json.dumps(manifest))
     gated = train_frame(ratings, tmp_path, arch="seed003", epochs=1, verbose=0)
     assert not gated.published and "NOT current" in gated.gate
-    assert current_version(tmp_path) == "v0001" and list_versions(tmp_path) == ["v0001", "v0002"]
+    assert ModelStore(tmp_path).current() == "v0001" and ModelStore(tmp_path).versions() == ["v0001", "v0002"]
     Recommender.load(gated.path)  # kept on disk, and valid
     forced = train_frame(ratings, tmp_path, arch="seed003", epochs=1, verbose=0, force=True)
-    assert forced.published and current_version(tmp_path) == "v0003"
+    assert forced.published and ModelStore(tmp_path).current() == "v0003"
 
 
 def test_evaluate_labels_the_published_model_in_sample(ratings, tmp_path) -> None:
     train_frame(ratings, tmp_path, arch="seed003", epochs=1, verbose=0)
-    table = evaluate_frame(ratings, tmp_path)
-    assert "in-sample" in table.lower() and "held-out*" in table and "popularity" in table
+    evaluation = evaluate_frame(ratings, tmp_path)
+    labels = [name for name, _ in evaluation.rows]
+    assert "IN-SAMPLE" in evaluation.title and labels[0].endswith("in-sample")
+    assert labels[1:] == ["most-rated", "seed003 v0001 held-out*", "most-rated*"]
+    assert evaluation.rows[2][1] == Recommender.load(tmp_path).manifest["metrics"]
 
 
 def test_in_batch_softmax_for_large_catalogues_trains_and_exports(ratings, tmp_path) -> None:
@@ -127,7 +132,7 @@ def test_in_batch_softmax_for_large_catalogues_trains_and_exports(ratings, tmp_p
 
     frame = normalise(ratings)
     data = encode(frame)
-    spec = spec_for("default")
+    spec = archs.get("default")
     spec = dataclasses.replace(
         spec, batch_size=32, model_params={**spec.model_params, "softmax": "in_batch"}
     )
@@ -138,7 +143,7 @@ def test_in_batch_softmax_for_large_catalogues_trains_and_exports(ratings, tmp_p
     np.testing.assert_allclose(
         np.exp(np.asarray(result.model.log_q)), counts / counts.sum(), rtol=1e-5
     )
-    export_graphs(result.model, tmp_path)
+    export_graphs(result.model, tmp_path, folds_in=True)
     assert check_parity(result.model, tmp_path) <= PARITY_TOLERANCE
 
 
@@ -150,6 +155,5 @@ def test_tiny_database_without_a_holdout_still_trains(tmp_path) -> None:
     )
     result = train_frame(tiny, tmp_path, arch="default", epochs=2, verbose=0)
     assert result.published and result.metrics["users"] == 0
-    assert "popularity" in result.table()
     rec = Recommender.load(tmp_path)
     assert rec.n_users == 3 and rec.n_books == 3

@@ -1,14 +1,16 @@
-"""An app over a migrated database, driven through HTTP (httpx over ASGI)."""
+"""Driving an app through HTTP in process (httpx over ASGI), and the small catalog most API
+tests start from."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
+from starlette.applications import Starlette
 
 from app.asgi import create_app
 from app.settings import Settings
@@ -76,8 +78,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture
-def seed_catalog(engine: sa.Engine) -> None:
+def seed_small_catalog(engine: sa.Engine) -> None:
     """Three categories and five books; book 5 has no category."""
     with engine.begin() as conn:
         conn.execute(
@@ -102,10 +103,16 @@ def seed_catalog(engine: sa.Engine) -> None:
         advance_sequences(conn)
 
 
-@pytest.fixture
-async def api(engine: sa.Engine, database_url: str, seed_catalog: None) -> AsyncIterator[Api]:
-    settings = make_settings(database_url)
-    app = create_app(settings, engine)
+@contextlib.asynccontextmanager
+async def client_for(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def api_for(engine: sa.Engine, database_url: str, **overrides: Any) -> AsyncIterator[Api]:
+    """An Api over an app built with these settings overrides, sharing the test's engine."""
+    app = create_app(make_settings(database_url, **overrides), engine)
+    async with client_for(app) as client:
         yield Api(client)

@@ -1,103 +1,25 @@
-"""Keras models: the two published seeds and bookrec's own joint rating + ranking model.
+"""`default`: bookrec's own model, shared reader and book factors with two heads.
 
-Every model maps ``(user_index, book_index)`` to predicted stars, and exposes
-``score_all(user_index)`` -> (ranking scores, predicted stars) over the whole catalogue, which
-is the function exported to ONNX.
+A rating head (global mean + reader bias + book bias + dot product, squared error, L2) and a
+ranking head (a softmax over every book predicting *which* books each reader chose to rate,
+with a per-book bias that learns popularity and L2 on the projected reader vector), trained
+together; early stopping on validation nDCG@10 - RMSE. Fold-in: `joint` (inference.foldin).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import keras
+import numpy as np
 from keras import layers, ops
 
+from training.archs.base import Architecture, embedding_matrix
 
-@keras.saving.register_keras_serializable(package="bookrec")
-class Seed000(keras.Model):
-    """Django book-manager design: concatenated 5-dim embeddings -> Dense 128 -> 32 -> 1, MSE."""
-
-    def __init__(self, n_users: int, n_books: int, dim: int = 5, **kwargs):
-        super().__init__(**kwargs)
-        self.n_users, self.n_books, self.dim = n_users, n_books, dim
-        self.user_embedding = layers.Embedding(n_users, dim)
-        self.book_embedding = layers.Embedding(n_books, dim)
-        self.hidden = [layers.Dense(128, activation="relu"), layers.Dense(32, activation="relu")]
-        self.out = layers.Dense(1)
-
-    def get_config(self):
-        # Saved as a .keras file by the serving benchmark (the design's own serving path).
-        return {
-            **super().get_config(),
-            "n_users": self.n_users,
-            "n_books": self.n_books,
-            "dim": self.dim,
-        }
-
-    def _stars(self, u, v):
-        h = ops.concatenate([u, v], axis=-1)
-        for layer in self.hidden:
-            h = layer(h)
-        return ops.squeeze(self.out(h), -1)
-
-    def call(self, inputs):
-        return self._stars(self.user_embedding(inputs[0]), self.book_embedding(inputs[1]))
-
-    def score_all(self, user_index):
-        u = self.user_embedding(user_index)  # [N, d]
-        v = self.book_embedding.embeddings  # [B, d]
-        n, b = ops.shape(u)[0], ops.shape(v)[0]
-        uu = ops.reshape(ops.repeat(u[:, None, :], b, axis=1), (-1, ops.shape(u)[1]))
-        vv = ops.reshape(ops.repeat(v[None, :, :], n, axis=0), (-1, ops.shape(v)[1]))
-        stars = ops.reshape(self._stars(uu, vv), (n, b))
-        return stars, stars
-
-    def book_vectors(self):
-        return ops.convert_to_numpy(self.book_embedding.embeddings)
-
-
-@keras.saving.register_keras_serializable(package="bookrec")
-class Seed003(keras.Model):
-    """RecommenderNet: 32-dim embeddings + biases, dot, sigmoid; trained with BCE on [0, 1]."""
-
-    def __init__(
-        self,
-        n_users: int,
-        n_books: int,
-        dim: int = 32,
-        star_low: float = 0.5,
-        star_high: float = 5.0,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.n_users, self.n_books = n_users, n_books
-        self.star_low, self.star_high = star_low, star_high
-        reg = keras.regularizers.l2(1e-6)
-        self.user_embedding = layers.Embedding(
-            n_users, dim, embeddings_initializer="he_normal", embeddings_regularizer=reg
-        )
-        self.user_bias = layers.Embedding(n_users, 1)
-        self.book_embedding = layers.Embedding(
-            n_books, dim, embeddings_initializer="he_normal", embeddings_regularizer=reg
-        )
-        self.book_bias = layers.Embedding(n_books, 1)
-
-    def call(self, inputs):
-        u, b = inputs[0], inputs[1]
-        dot = ops.sum(self.user_embedding(u) * self.book_embedding(b), axis=-1)
-        logit = dot + ops.squeeze(self.user_bias(u), -1) + ops.squeeze(self.book_bias(b), -1)
-        return ops.sigmoid(logit)  # stars scaled to [0, 1]; the pipeline rescales
-
-    def score_all(self, user_index):
-        u = self.user_embedding(user_index)
-        logit = (
-            ops.matmul(u, ops.transpose(self.book_embedding.embeddings))
-            + self.user_bias(user_index)
-            + ops.transpose(self.book_bias.embeddings)
-        )
-        p = ops.sigmoid(logit)
-        return logit, self.star_low + p * (self.star_high - self.star_low)
-
-    def book_vectors(self):
-        return ops.convert_to_numpy(self.book_embedding.embeddings)
+FULL_SOFTMAX_MAX_BOOKS = 4096  # above this, the ranking head trains with in-batch negatives
+FOLD_IN_STEPS = 50
+FOLD_IN_LEARNING_RATE = 0.1
 
 
 @keras.saving.register_keras_serializable(package="bookrec")
@@ -210,5 +132,49 @@ class JointFactorModel(keras.Model):
         )
         return logits, stars
 
-    def book_biases(self):
-        return ops.convert_to_numpy(self.book_bias.embeddings)[:, 0]
+
+@dataclass(frozen=True)
+class JointArchitecture(Architecture):
+    def build(self, n_users, n_books, global_mean, scale, book_counts) -> keras.Model:
+        params = dict(self.model_params)
+        if params.get("softmax", "auto") == "auto":
+            params["softmax"] = "full" if n_books <= FULL_SOFTMAX_MAX_BOOKS else "in_batch"
+        model = JointFactorModel(n_users, n_books, global_mean=global_mean, **params)
+        share = np.maximum(book_counts, 1) / max(float(book_counts.sum()), 1.0)
+        model.log_q.assign(np.log(share).astype("float32"))
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate))  # compute_loss
+        return model
+
+    def resolved_params(self, model: keras.Model) -> dict[str, Any]:
+        return {"softmax": model.softmax}
+
+    def arrays(self, model: keras.Model) -> dict[str, np.ndarray]:
+        return {
+            **super().arrays(model),
+            "book_bias": embedding_matrix(model.book_bias)[:, 0],
+            "rank_projection": np.asarray(model.rank_projection.kernel, dtype=np.float32),
+            "rank_bias": np.asarray(model.rank_bias, dtype=np.float32),
+        }
+
+    def fold_in(self, model: keras.Model) -> dict[str, Any]:
+        return {
+            "kind": "joint",  # ridge start, then steps on the model's own objective
+            "l2": float(model.l2),
+            "rank_weight": float(model.rank_weight),
+            "rank_l2": float(model.rank_l2),
+            "global_mean": float(model.global_mean),
+            "steps": FOLD_IN_STEPS,
+            "learning_rate": FOLD_IN_LEARNING_RATE,
+        }
+
+
+# Tuned on a validation slice of the ML-100K training part.
+ARCH = JointArchitecture(
+    "default",
+    epochs=40,
+    batch_size=256,
+    learning_rate=3e-3,
+    early_stopping=True,
+    model_params={"dim": 64, "l2": 0.1, "rank_weight": 1.0, "rank_l2": 0.1, "softmax": "auto"},
+    folds_in=True,
+)

@@ -1,62 +1,30 @@
-"""The recommendation chain: model, fold-in, category popularity, popularity.
+"""The recommendation chain: model (or fold-in), then category popularity, then popularity.
 
-Plain functions over a loaded model snapshot and a popularity snapshot; they block (ONNX
-runs, numpy) and are called from a worker thread."""
+Each step tops up what the steps before it left short, never repeating a book or offering
+one the reader rated or disliked. Plain functions over a loaded model and a popularity
+snapshot; they block (ONNX runs, numpy) and run in a worker thread (see `service`).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 
 from db.popularity import PopularityIndex
 from inference import Recommender
+from recommend.types import Pick, ReaderState, Request, Source
 
 GOOD_STARS = 4.0  # "because you rated X" only cites books the reader liked
 
 
-class Source(Enum):
-    MODEL = "MODEL"
-    FOLD_IN = "FOLD_IN"
-    CATEGORY_POPULAR = "CATEGORY_POPULAR"
-    POPULAR = "POPULAR"
-
-
-@dataclass(frozen=True)
-class Pick:
-    book_id: int
-    score: float
-    source: Source
-    predicted_stars: float | None = None
-    because_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Reader:
-    user_id: int
-    history: Sequence[tuple[int, float]]  # (book id, stars)
-    disliked: frozenset[int]
-    category_ids: frozenset[int]
-
-    @property
-    def excluded(self) -> set[int]:
-        return {book for book, _ in self.history} | set(self.disliked)
-
-
 def recommend(
-    reader: Reader,
-    k: int,
-    model: Recommender | None,
-    popularity: PopularityIndex,
-    explain: bool = True,
+    reader: ReaderState, request: Request, model: Recommender | None, popularity: PopularityIndex
 ) -> list[Pick]:
-    """The chain for one reader; `explain=False` leaves `because_id` unset (a client that
-    does not show "because you rated X" does not pay for finding X)."""
+    k = request.k
     excluded = reader.excluded
-    picks = _personal(reader, k, model, excluded, explain)
+    picks = _personal(reader, k, model, excluded, request.explain)
     if len(picks) < k and reader.category_ids:
         picks += _popular(
             popularity,
@@ -73,6 +41,7 @@ def recommend(
 def similar(
     book_id: int, k: int, model: Recommender | None, popularity: PopularityIndex
 ) -> list[Pick]:
+    """Nearest books in the model's space, topped up with books sharing categories."""
     picks: list[Pick] = []
     if model is not None and model.knows_book(book_id):
         picks = [Pick(b, s, Source.MODEL) for b, s in model.similar_books(book_id, k)]
@@ -100,7 +69,7 @@ def _popular(
 
 
 def _personal(
-    reader: Reader, k: int, model: Recommender | None, excluded: set[int], explain: bool
+    reader: ReaderState, k: int, model: Recommender | None, excluded: set[int], explain: bool
 ) -> list[Pick]:
     if model is None:
         return []

@@ -1,0 +1,31 @@
+"""Positions of external ids (user or book ids) in a model's arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+
+class IdIndex:
+    """-1 where an id is unknown. Scalar lookups by dict, vector ones by one searchsorted."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self._order = np.argsort(ids, kind="stable")
+        self._sorted = ids[self._order]
+        self._scalar = {int(v): i for i, v in enumerate(ids.tolist())}
+
+    def position(self, id_: int) -> int:
+        return self._scalar.get(int(id_), -1)
+
+    def positions(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        if isinstance(ids, np.ndarray):
+            ids = ids.astype(np.int64, copy=False).ravel()
+        elif isinstance(ids, set | frozenset):
+            ids = np.fromiter(ids, dtype=np.int64, count=len(ids))
+        else:
+            ids = np.asarray(list(ids), dtype=np.int64).ravel()
+        if self._sorted.size == 0:
+            return np.full(ids.shape, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._sorted, ids), self._sorted.size - 1)
+        return np.where(self._sorted[pos] == ids, self._order[pos], -1)

@@ -1,0 +1,61 @@
+"""Book-to-book similarity: cosine in the model's book-embedding space."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from inference.ids import IdIndex
+from inference.metrics import top_k
+
+
+class BookSimilarity:
+    def __init__(self, book_ids: np.ndarray, book_factors: np.ndarray, books: IdIndex) -> None:
+        norms = np.linalg.norm(book_factors, axis=1, keepdims=True)
+        self.unit = (book_factors / np.maximum(norms, 1e-12)).astype(np.float32)
+        self._book_ids = book_ids
+        self._books = books
+
+    def similar_books(self, book_id: int, k: int = 10) -> list[tuple[int, float]]:
+        """Nearest books by cosine (never the book itself)."""
+        index = self._books.position(book_id)
+        if index < 0:
+            return []
+        cosine = self.unit @ self.unit[index]
+        cosine[index] = -np.inf
+        return [(int(self._book_ids[i]), float(cosine[i])) for i in top_k(cosine, k)]
+
+    def most_similar_among(self, book_id: int, candidate_book_ids: Iterable[int]) -> int | None:
+        """The candidate closest to ``book_id`` (e.g. for "because you rated X"), or None."""
+        index = self._books.position(book_id)
+        candidates = np.array([c for c in candidate_book_ids if c != book_id], dtype=np.int64)
+        if index < 0 or candidates.size == 0:
+            return None
+        cand_index = self._books.positions(candidates)
+        known = cand_index >= 0
+        if not known.any():
+            return None
+        cosine = self.unit[cand_index[known]] @ self.unit[index]
+        return int(candidates[known][int(np.argmax(cosine))])
+
+    def most_similar_each(
+        self, book_ids: Sequence[int], candidate_book_ids: Sequence[int]
+    ) -> list[int | None]:
+        """For each of ``book_ids``, the candidate closest to it (never itself), in one
+        matrix product: the vectorised form of `most_similar_among`."""
+        targets = self._books.positions(book_ids)
+        candidates = np.asarray(list(candidate_book_ids), dtype=np.int64)
+        cand_index = self._books.positions(candidates)
+        known = cand_index >= 0
+        candidates, cand_index = candidates[known], cand_index[known]
+        if candidates.size == 0:
+            return [None] * len(targets)
+        cosine = self.unit[np.maximum(targets, 0)] @ self.unit[cand_index].T
+        cosine[cand_index[None, :] == targets[:, None]] = -np.inf  # a book never explains itself
+        best = np.argmax(cosine, axis=1)
+        found = (targets >= 0) & np.isfinite(cosine[np.arange(len(targets)), best])
+        return [
+            int(c) if ok else None
+            for c, ok in zip(candidates[best].tolist(), found.tolist(), strict=True)
+        ]

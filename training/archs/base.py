@@ -1,0 +1,60 @@
+"""What an architecture declares, and the defaults most share.
+
+The pipeline, the fit loop and the export only talk to an `Architecture`: adding one is its
+own module (a subclass, its Keras model) and a line in the registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A Keras model exposes ``score_all(user_index) -> (ranking scores, stars)`` over the
+    whole catalog (exported as ``score_user.onnx``) and ``book_vectors()``; with
+    ``folds_in``, also ``score_vector(user_vector, user_bias)`` (``score_vector.onnx``)."""
+
+    name: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    early_stopping: bool
+    model_params: dict[str, Any] = field(default_factory=dict)
+    patience: int = 3
+    folds_in: bool = False  # exports score_vector and a vector fold-in kind
+
+    def build(
+        self,
+        n_users: int,
+        n_books: int,
+        global_mean: float,
+        scale: tuple[float, float],
+        book_counts: np.ndarray,
+    ) -> keras.Model:
+        """A compiled model for these sizes (`book_counts`: ratings per book index)."""
+        raise NotImplementedError
+
+    def targets(self, stars: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+        """What the model is fit to, per rating: the stars, unless the model says otherwise."""
+        return stars.astype(np.float32)
+
+    def resolved_params(self, model: keras.Model) -> dict[str, Any]:
+        """Hyperparameters as the model resolved them (e.g. an "auto" choice), for the manifest."""
+        return {}
+
+    def arrays(self, model: keras.Model) -> dict[str, np.ndarray]:
+        """Arrays the server reads beside the graphs (besides the id maps)."""
+        return {"book_factors": np.asarray(model.book_vectors(), dtype=np.float32)}
+
+    def fold_in(self, model: keras.Model) -> dict[str, Any]:
+        """The manifest's `fold_in` entry: the kind inference uses for unseen readers."""
+        return {"kind": "similarity"}
+
+
+def embedding_matrix(layer: keras.layers.Embedding) -> np.ndarray:
+    return np.asarray(ops.convert_to_numpy(layer.embeddings), dtype=np.float32)
