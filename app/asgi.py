@@ -31,9 +31,9 @@ from strawberry.types import ExecutionResult
 from app.settings import Settings
 from db.engine import make_engine
 from db.popularity import PopularityCache
-from recommend import RecommendationService
 from db.session import UnitOfWork
 from inference.live import LiveModel
+from recommend import RecommendationService
 from schema import build_schema
 from schema.auth import LoginThrottle, Passwords, Tokens
 from schema.build import Limits

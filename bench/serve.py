@@ -241,7 +241,7 @@ def bookmanager_main(argv: list[str]) -> None:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from training.models import Seed000
+    from training.archs.seed000 import Seed000
 
     warm = Seed000(args.users, args.books)  # the seed000 architecture; random weights
     warm.compile(optimizer="adam", loss="mse")

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from artifact import CURRENT
 
 from app.asgi import create_app
+from artifact import CURRENT
 from tests.support.api import Api, make_settings
 from tests.support.artifacts import publish
 from tests.support.tiny_catalog import FANTASY, MYSTERY, populate

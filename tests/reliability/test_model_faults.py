@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from artifact import CURRENT
-from artifact.store import write_text_atomic
 from sqlalchemy import make_url
 
+from artifact import CURRENT
+from artifact.store import write_text_atomic
 from tests.reliability.conftest import knob, token_for
 from tests.reliability.server import Server, bookrec_command, server_env
 

@@ -10,9 +10,9 @@ import pytest
 
 from artifact import ModelStore
 from inference import Recommender
+from training import archs
 from training.data import encode, normalise, rating_scale
 from training.export import PARITY_TOLERANCE, check_parity, export_graphs
-from training import archs
 from training.fit import fit
 from training.pipeline import evaluate_frame, train_frame
 
@@ -35,7 +35,8 @@ MANIFEST_KEYS = {
 @pytest.mark.parametrize("arch", ["seed000", "seed003", "default"])
 def test_each_architecture_trains_exports_and_serves(arch, ratings, tmp_path) -> None:
     result = train_frame(ratings, tmp_path, arch=arch, epochs=2, verbose=0)
-    assert result.published and result.version == "v0001" and ModelStore(tmp_path).current() == "v0001"
+    assert result.published and result.version == "v0001"
+    assert ModelStore(tmp_path).current() == "v0001"
     assert result.parity_max_abs_diff <= PARITY_TOLERANCE
     manifest = json.loads((result.path / "manifest.json").read_text())
     assert set(manifest) >= MANIFEST_KEYS and manifest["arch"] == arch
@@ -68,9 +69,8 @@ def test_training_is_deterministic_for_a_seed(ratings) -> None:
         )
         for _ in range(2)
     ]
-    other = np.asarray(
-        fit(archs.get("default"), data, scale, seed=4, epochs=2, verbose=0).model.score_all(users)[1]
-    )
+    refit = fit(archs.get("default"), data, scale, seed=4, epochs=2, verbose=0)
+    other = np.asarray(refit.model.score_all(users)[1])
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.array_equal(runs[0], other)
 
@@ -112,7 +112,8 @@ def test_promotion_gate_keeps_a_worse_model_off_current(ratings, tmp_path) -> No
     manifest_path.write_text(json.dumps(manifest))
     gated = train_frame(ratings, tmp_path, arch="seed003", epochs=1, verbose=0)
     assert not gated.published and "NOT current" in gated.gate
-    assert ModelStore(tmp_path).current() == "v0001" and ModelStore(tmp_path).versions() == ["v0001", "v0002"]
+    store = ModelStore(tmp_path)
+    assert store.current() == "v0001" and store.versions() == ["v0001", "v0002"]
     Recommender.load(gated.path)  # kept on disk, and valid
     forced = train_frame(ratings, tmp_path, arch="seed003", epochs=1, verbose=0, force=True)
     assert forced.published and ModelStore(tmp_path).current() == "v0003"
