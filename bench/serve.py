@@ -21,10 +21,10 @@
    - rec-new-foldin   same, readers registered with 3 ratings (FOLD_IN)
    - similar          ``similarBooks(first: 10)`` for random books
 4. then each cell (scenario x concurrency level) is measured by the client: ``wrk`` (default;
-   installed with apt-get when missing and root, see bench/_wrk.py) for --seconds, rotating
+   installed with apt-get when missing and root, see bench/_wrk.py) for --seconds (10), rotating
    through 600 prepared requests (distinct readers, distinct pages and books) and counting
    every answer that is not HTTP 200 or carries "errors"; or, with ``--client httpx``, the
-   Python client, bounded by --requests AND --seconds, checking every answer in full.
+   Python client, bounded by --requests AND --seconds (20), checking every answer in full.
    The CPU of the server (its whole process group) and of the client are reported per cell
    as a share of one core;
 5. the book-manager design's serving path (bench/_bookmanager.py), on another port, driven
@@ -273,7 +273,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--requests", type=int, default=None, help="max requests per cell (httpx client)"
     )
-    parser.add_argument("--seconds", type=float, default=None, help="seconds per cell")
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="seconds per cell (default 10, httpx 20)"
+    )
     parser.add_argument("--scenarios", default=",".join(PRODUCT_SCENARIOS + BOOKMGR_SCENARIOS))
     parser.add_argument(
         "--model-dir", type=Path, default=None, help="a models dir with a CURRENT model"
@@ -291,7 +293,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         int(x) for x in (args.concurrency or ("1,8" if args.quick else "1,8,32")).split(",")
     ]
     args.requests = args.requests or (40 if args.quick else 3000)
-    args.seconds = args.seconds or (3.0 if args.quick else 20.0)
+    # wrk cells always last --seconds; httpx cells end sooner at --requests.
+    args.seconds = args.seconds or (2.0 if args.quick else 10.0 if args.client == "wrk" else 20.0)
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     unknown = set(args.scenarios) - set(PRODUCT_SCENARIOS + BOOKMGR_SCENARIOS)
