@@ -52,7 +52,6 @@ import secrets
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,21 +59,19 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _bookmanager import start_bookmanager
+from _cells import Client, measure
 from _demo import new_workdir, prepare_database, prepare_model, read_catalog, start_bookrec
-from _httpx_driver import percentiles_ms, run_drive
 from _machine import load_line, machine_info
 from _scenarios import (
     BOOKMGR_SCENARIOS,
     PRODUCT_SCENARIOS,
     Fixture,
-    Maker,
     bookmgr_request,
     product_request,
     register_new_readers,
-    wrk_requests,
 )
 from _script import exit_on_sigterm, log
-from _wrk import ensure_wrk, run_wrk
+from _wrk import ensure_wrk
 
 from app.tables import text_table
 from tests.support.server import Server
@@ -83,121 +80,6 @@ ROTATED = ("trivial", "rec-history", "rec-frontend")  # take turns over --rounds
 GATED = ("trivial", "rec-history")  # the ratio target compares these two
 TARGET_RATIO = 0.5
 TARGET_SPEEDUP = 100.0
-
-
-@dataclass
-class Client:
-    """How the cells are measured: ``wrk`` (the binary) or None for the httpx driver."""
-
-    wrk: str | None
-    workdir: Path
-    requests: int  # the httpx driver's bound per cell
-    seconds: float
-
-    @property
-    def name(self) -> str:
-        return "wrk" if self.wrk else "httpx"
-
-    def describe(self) -> str:
-        if self.wrk:
-            return (
-                f"wrk (-t 1, one keep-alive connection per concurrent user, {self.seconds:g} s "
-                "per cell, 600 requests in rotation)"
-            )
-        return (
-            "this process (asyncio + httpx, one keep-alive connection per virtual user; at "
-            f"most {self.requests} requests or {self.seconds:g} s per cell)"
-        )
-
-
-def warm_up(server: Server, make: Maker, scenario: str, level: int, n: int) -> int:
-    """The full check of a scenario's answers; returns how many failed. One request alone
-    first (a cold server loads its popularity snapshot on first use; a concurrent burst at
-    that moment starves the connection pool for 30 s, reported separately), then a
-    concurrent round."""
-    failed = 0
-    for warm in (
-        run_drive(server.url, make, 1, 2, 60.0),
-        run_drive(server.url, make, level, n, 10.0),
-    ):
-        errors = [o for o in warm.outcomes if not o.ok]
-        failed += len(errors)
-        if errors:
-            log(f"{scenario}: {len(errors)} warm-up request(s) failed: {errors[0].error}")
-    return failed
-
-
-def measure_cell(
-    client: Client, server: Server, make: Maker, scenario: str, level: int
-) -> dict[str, Any]:
-    if client.wrk:
-        srv0 = server.cpu_seconds()
-        res = run_wrk(
-            client.wrk, server.url, wrk_requests(make), level, client.seconds, client.workdir
-        )
-        server_cpu, elapsed = server.cpu_seconds() - srv0, res.seconds
-        n, errors, first_error = res.requests, res.errors, res.describe_errors()
-        p50, p90, p99, client_cpu = res.p50_ms, res.p90_ms, res.p99_ms, res.client_cpu
-    else:
-        cell = run_drive(server.url, make, level, client.requests, client.seconds, server=server)
-        elapsed, client_cpu, server_cpu = cell.elapsed, cell.client_cpu, cell.server_cpu or 0.0
-        p50, p90, p99 = percentiles_ms([o.latency for o in cell.outcomes], (50, 90, 99))
-        failed = [o for o in cell.outcomes if not o.ok]
-        n, errors = len(cell.outcomes), len(failed)
-        first_error = failed[0].error if failed else None
-    row = {
-        "scenario": scenario,
-        "concurrency": level,
-        "requests": n,
-        "errors": errors,
-        "rps": n / elapsed if elapsed else 0.0,
-        "p50": p50,
-        "p90": p90,
-        "p99": p99,
-        "seconds": elapsed,
-        "srv_cpu": 100 * server_cpu / elapsed if elapsed else float("nan"),
-        "cli_cpu": 100 * client_cpu / elapsed if elapsed else float("nan"),
-        "first_error": first_error,
-    }
-    log(
-        f"{scenario:<17} c={level:<3} n={n:<6} {row['rps']:8.1f} req/s  p50 {p50:8.2f} ms  "
-        f"p99 {p99:8.2f} ms  errors {errors}  cpu server {row['srv_cpu']:.0f}% "
-        f"client {row['cli_cpu']:.0f}%"
-    )
-    if first_error:
-        log(f"    first error: {first_error}")
-    return row
-
-
-def measure(
-    client: Client,
-    server: Server,
-    makers: dict[str, Maker],
-    levels: list[int],
-    warmup: int,
-    rounds: int = 1,
-) -> tuple[list[dict[str, Any]], int]:
-    """Each scenario at each level, and the warm-up errors. With several scenarios and
-    rounds, their cells take turns (round 1: a at c=1, b at c=1, a at c=8, ...; then round
-    2), and each cell reported is the round with the median throughput: on a shared machine
-    a slow minute then hits both sides of a comparison alike."""
-    warm_errors = sum(
-        warm_up(server, make, scenario, max(levels), warmup) for scenario, make in makers.items()
-    )
-    runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for _ in range(rounds):
-        for level in levels:
-            for scenario, make in makers.items():
-                row = measure_cell(client, server, make, scenario, level)
-                runs.setdefault((scenario, level), []).append(row)
-    rows = []
-    for cells in runs.values():
-        ranked = sorted(cells, key=lambda r: r["rps"])
-        row = dict(ranked[len(ranked) // 2])
-        row["errors"] = sum(r["errors"] for r in cells)
-        row["first_error"] = next((r["first_error"] for r in cells if r["first_error"]), None)
-        rows.append(row)
-    return rows, warm_errors
 
 
 def report(rows: list[dict[str, Any]], levels: list[int]) -> bool:
