@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from _httpx_driver import percentiles_ms, run_drive
 from _scenarios import Maker, wrk_requests
 from _script import log
@@ -58,10 +59,18 @@ def warm_up(server: Server, make: Maker, scenario: str, level: int, n: int) -> i
     return failed
 
 
+def settle(server: Server, timeout: float = 120.0) -> None:
+    """Wait until the server answers /healthz: wrk leaves the requests in flight when its
+    time is up, and a server that answers one at a time (the book-manager path) would spend
+    the next cell's first seconds on them."""
+    httpx.get(f"{server.url}/healthz", timeout=timeout).raise_for_status()
+
+
 def measure_cell(
     client: Client, server: Server, make: Maker, scenario: str, level: int
 ) -> dict[str, Any]:
     if client.wrk:
+        settle(server)
         srv0 = server.cpu_seconds()
         res = run_wrk(
             client.wrk, server.url, wrk_requests(make), level, client.seconds, client.workdir
