@@ -12,7 +12,7 @@ import httpx
 from _httpx_driver import percentiles_ms, run_drive
 from _scenarios import Maker, wrk_requests
 from _script import log
-from _wrk import run_wrk
+from _wrk import THREADS, run_wrk
 
 from tests.support.server import Server
 
@@ -33,8 +33,8 @@ class Client:
     def describe(self) -> str:
         if self.wrk:
             return (
-                f"wrk (-t 1, one keep-alive connection per concurrent user, {self.seconds:g} s "
-                "per cell, 600 requests in rotation)"
+                f"wrk (-t {THREADS}, one keep-alive connection per concurrent user, "
+                f"{self.seconds:g} s per cell, 600 requests in rotation)"
             )
         return (
             "this process (asyncio + httpx, one keep-alive connection per virtual user; at "

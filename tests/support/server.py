@@ -154,6 +154,7 @@ class Server:
                     if len(pids) >= self.workers:
                         return
                     last = f"{len(pids)} of {self.workers} workers answered"
+                    time.sleep(0.02)  # ask again soon: the other workers are up too, mostly
                     continue
                 last = f"HTTP {response.status_code}: {response.text[:200]}"
             except (httpx.HTTPError, ValueError) as exc:
