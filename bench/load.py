@@ -37,10 +37,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The repository root: tests.support.server, the server harness shared with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import _common as c
-from _common import Outcome, Request
+from _demo import (
+    new_workdir,
+    prepare_database,
+    prepare_model,
+    read_catalog,
+    redact,
+    start_bookrec,
+)
+from _graphql_calls import register_readers
+from _httpx_driver import Outcome, Request, graphql_check, percentiles_ms, run_drive
+from _machine import load_line, machine_info
+from _script import exit_on_sigterm, log
+
+from app.tables import text_table
+from tests.support.server import Server
 
 Q_BOOKS_SEARCH = """query($s: String!, $after: String) { books(first: 20, search: $s, after: $after) {
   totalCount edges { cursor node { id title authors averageRating categories { name } } }
@@ -223,7 +237,7 @@ class Mix:
 
 def _check_rate(stars: float):  # type: ignore[no-untyped-def]
     def check(body: dict[str, Any]) -> str | None:
-        problem = c.graphql_check(body)
+        problem = graphql_check(body)
         if problem:
             return problem
         got = body["data"]["rateBook"]["stars"]
@@ -234,7 +248,7 @@ def _check_rate(stars: float):  # type: ignore[no-untyped-def]
 
 def _check_feedback(field_name: str, expected: str):  # type: ignore[no-untyped-def]
     def check(body: dict[str, Any]) -> str | None:
-        problem = c.graphql_check(body)
+        problem = graphql_check(body)
         if problem:
             return problem
         got = body["data"][field_name]["myFeedback"]
@@ -265,7 +279,7 @@ def ensure_postgres_database(url: str) -> bool:
         if exists:
             return False
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    c.log(f"created PostgreSQL database {name}")
+    log(f"created PostgreSQL database {name}")
     return True
 
 
@@ -279,7 +293,7 @@ def drop_postgres_database(url: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(parts.path.lstrip("/")))
         )
-    c.log(f"dropped PostgreSQL database {parts.path.lstrip('/')}")
+    log(f"dropped PostgreSQL database {parts.path.lstrip('/')}")
 
 
 def verify(database_url: str, ledger: Ledger, reader_ids: list[int]) -> tuple[bool, list[str]]:
@@ -362,7 +376,7 @@ def summarize(outcomes: list[Outcome], elapsed: float) -> str:
         groups[o.request.kind].append(o)
 
     def row(label: str, items: list[Outcome]) -> list[Any]:
-        p50, p95, p99 = c.percentiles_ms([o.latency for o in items])
+        p50, p95, p99 = percentiles_ms([o.latency for o in items])
         errors = sum(not o.ok for o in items)
         return [
             label,
@@ -383,7 +397,7 @@ def summarize(outcomes: list[Outcome], elapsed: float) -> str:
         if items:
             rows.append(row(f"[{group}s]" if group != "recs" else "[recommendations]", items))
     rows.append(row("ALL", outcomes))
-    return c.table(
+    return text_table(
         ["operation", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "error %"], rows
     )
 
@@ -399,6 +413,7 @@ def server_log_problems(path: Path) -> tuple[int, int, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds (CI smoke)")
     parser.add_argument(
@@ -426,35 +441,33 @@ def main(argv: list[str] | None = None) -> int:
     n_readers = args.readers or (16 if args.quick else 64)
 
     print("bookrec load test", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
-    for line in c.machine_info():
+    for line in machine_info():
         print(line)
-    workdir = c.new_workdir("bookrec-bench-load-")
+    workdir = new_workdir("bookrec-bench-load-")
     database_url = args.database_url or f"sqlite:///{workdir / 'bookrec.db'}"
     print(
-        f"database: {c.redact(database_url)}; {concurrency} virtual users for {seconds:g} s "
+        f"database: {redact(database_url)}; {concurrency} virtual users for {seconds:g} s "
         f"(at most {max_requests} requests); {n_readers} registered writers; "
         f"bookrec serve --workers {args.workers}, default protections"
     )
     sys.stdout.flush()
     created_db = False
-    server: c.Server | None = None
+    server: Server | None = None
     try:
         if _is_postgres(database_url):
             created_db = ensure_postgres_database(database_url)
-        c.prepare_database(database_url, workdir, workdir / "setup.log")
-        model_dir = c.prepare_model(args.model_dir, database_url, workdir, workdir / "setup.log")
-        book_ids, demo_readers, category_ids = c.read_catalog(database_url)
+        prepare_database(database_url, workdir, workdir / "setup.log")
+        model_dir = prepare_model(args.model_dir, database_url, workdir, workdir / "setup.log")
+        book_ids, demo_readers, category_ids = read_catalog(database_url)
         secret = secrets.token_urlsafe(48)
-        server = c.start_bookrec(database_url, model_dir, secret, workdir, args.workers)
+        server = start_bookrec(database_url, model_dir, secret, workdir, args.workers)
         rng = random.Random(args.seed)
         t0 = time.monotonic()
         wanted = [
             [str(x) for x in rng.sample(category_ids, rng.randint(1, 3))] for _ in range(n_readers)
         ]
-        readers = asyncio.run(
-            c.register_readers(server.base_url, f"load{secrets.token_hex(3)}-", wanted)
-        )
-        c.log(f"registered {len(readers)} readers in {time.monotonic() - t0:.1f}s")
+        readers = asyncio.run(register_readers(server.url, f"load{secrets.token_hex(3)}-", wanted))
+        log(f"registered {len(readers)} readers in {time.monotonic() - t0:.1f}s")
         from schema.auth import Tokens
 
         tokens = Tokens(secret, 24 * 3600)
@@ -463,9 +476,9 @@ def main(argv: list[str] | None = None) -> int:
         ]
         mix = Mix(rng, book_ids, category_ids, readers, demo_tokens, concurrency)
         ledger = Ledger()
-        c.log(f"load: {concurrency} virtual users, {seconds:g} s")
-        cell = c.run_drive(
-            server.base_url,
+        log(f"load: {concurrency} virtual users, {seconds:g} s")
+        cell = run_drive(
+            server.url,
             mix,
             concurrency,
             max_requests,
@@ -477,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(Exception):
             import httpx
 
-            health = httpx.get(server.base_url + "/healthz", timeout=10).json()
+            health = httpx.get(server.url + "/healthz", timeout=10).json()
         server.stop()
         tracebacks, error_lines, samples = server_log_problems(server.log_path)
 
@@ -507,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nverification of acknowledged writes:")
         for line in lines:
             print("  " + line)
-        print(c.load_line(after_run=True))
+        print(load_line(after_run=True))
         ok = ok_db and not errors and tracebacks == 0
         print(f"\nverdict: {'PASS' if ok else 'FAIL'} (no errors, every acknowledged write stored)")
         return 0 if ok else 1
@@ -516,8 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         if args.keep:
             print(
-                f"kept {workdir}"
-                + (f" and database {c.redact(database_url)}" if created_db else "")
+                f"kept {workdir}" + (f" and database {redact(database_url)}" if created_db else "")
             )
         else:
             shutil.rmtree(workdir, ignore_errors=True)

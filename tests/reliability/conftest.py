@@ -15,7 +15,9 @@ import sqlalchemy as sa
 
 from db.engine import advance_sequences
 from schema.auth import Tokens
-from tests.reliability.server import SECRET, Server
+from tests.support.server import Server, bookrec_env, bookrec_server
+
+SECRET = "reliability-secret-key-that-is-long-enough-0123456789"
 
 
 def knob(name: str, default: int) -> int:
@@ -43,6 +45,27 @@ def seed(engine: sa.Engine, n_readers: int, n_books: int) -> None:
             [{"i": u, "n": f"reader-{u}"} for u in range(1, n_readers + 1)],
         )
         advance_sequences(conn)
+
+
+def server_env(database_url: str, model_dir: Path, **extra: str) -> dict[str, str]:
+    """A test server's settings: the model directory polled every 0.2 s, INFO logs (the
+    tests read them)."""
+    return bookrec_env(
+        database_url,
+        model_dir,
+        SECRET,
+        BOOKREC_ENV="test",
+        BOOKREC_MODEL_POLL_SECONDS="0.2",
+        BOOKREC_LOG_LEVEL="INFO",
+        **extra,
+    )
+
+
+def reliability_server(
+    database_url: str, model_dir: Path, log_path: Path, workers: int = 1
+) -> Server:
+    """`bookrec serve` over this database and models directory (not started yet)."""
+    return bookrec_server(server_env(database_url, model_dir), log_path, workers=workers)
 
 
 def token_for(user_id: int) -> str:
@@ -122,9 +145,8 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
     servers: list[Server] = []
 
     def make(database_url: str, model_dir: Path, **extra_env: str) -> Server:
-        server = Server(
-            database_url, model_dir, tmp_path / f"server-{len(servers)}.log", **extra_env
-        )
+        env = server_env(database_url, model_dir, **extra_env)
+        server = bookrec_server(env, tmp_path / f"server-{len(servers)}.log")
         servers.append(server)
         return server
 

@@ -29,8 +29,8 @@ from sqlalchemy import make_url
 
 from artifact import CURRENT
 from artifact.store import write_text_atomic
-from tests.reliability.conftest import knob, token_for
-from tests.reliability.server import Server, bookrec_command, server_env
+from tests.reliability.conftest import knob, reliability_server, server_env, token_for
+from tests.support.server import Server, bookrec_command
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def served(
     models = root / "models"
     shutil.copytree(trained_models[1], models)
     publish(models, SERVING)
-    server = Server(url, models, root / "server.log")
+    server = reliability_server(url, models, root / "server.log")
     server.start()
     try:
         yield server, models
@@ -357,7 +357,8 @@ def test_every_worker_process_follows_the_current_model(
 ) -> None:
     """`bookrec serve --workers 2`: both processes switch, each on its own."""
     first, models = served
-    server = Server(first.database_url, models, tmp_path / "workers.log", workers=2)
+    url = first.env["BOOKREC_DATABASE_URL"]
+    server = reliability_server(url, models, tmp_path / "workers.log", workers=2)
     server.start()
     try:
         for version in ("v0001", SERVING):

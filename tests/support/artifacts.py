@@ -87,7 +87,7 @@ def build_artifact(
     onnx.save(g2, out / "score_vector.onnx")
     user_ids = np.arange(100, 100 + n_users, dtype=np.int64)
     book_ids = np.arange(1000, 1000 + n_books, dtype=np.int64) * 2
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "user_ids": user_ids,
         "book_ids": book_ids,
         "book_factors": V,
