@@ -19,6 +19,7 @@ from cross_web import HTTPException
 from graphql import GraphQLError
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -277,7 +278,26 @@ def create_app(
     app.state.engine = engine
     app.state.services = services
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        add_cors(app, settings)
     return app
+
+
+def add_cors(app: Starlette, settings: Settings) -> None:
+    """Cross-origin access for the listed browser origins (outermost, so that preflights
+    are answered before anything else looks at them). Tokens travel in the Authorization
+    header, which the browser sends cross-origin only once a preflight allowed it;
+    credentials (cookies) are allowed for listed origins only, never for '*' (the Fetch
+    spec forbids that pairing), and a listed origin is echoed with `Vary: Origin`."""
+    wildcard = "*" in settings.cors_origins
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"] if wildcard else settings.cors_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Accept"],
+        allow_credentials=not wildcard,
+        max_age=settings.cors_max_age_seconds,
+    )
 
 
 def _database_status(engine: Engine) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_KEY_FILE = Path(".bookrec-dev-key")
 
@@ -38,6 +39,27 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
+    # Browser origins allowed to call the API from another origin (CORS), e.g.
+    # "https://shop.example,https://app.example". Empty: no cross-origin access.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_max_age_seconds: int = Field(default=600, ge=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin (scheme://host[:port], no path), nor '*'"
+                )
+        return origins
 
     @model_validator(mode="after")
     def _production_is_locked_down(self) -> Settings:
@@ -45,6 +67,11 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "BOOKREC_SECRET_KEY must be set when BOOKREC_ENV=production "
                 "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.env == "production" and "*" in self.cors_origins:
+            raise ConfigError(
+                "BOOKREC_CORS_ORIGINS='*' lets every web page call the API from a reader's "
+                "browser; production needs the list of your frontends' origins"
             )
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             raise ConfigError("BOOKREC_SECRET_KEY must be at least 32 characters long")

@@ -109,6 +109,17 @@ def book_rows_by_ids(db: FastReads, ids: Sequence[int]) -> dict[int, BookRow]:
     return {row[0]: BookRow(*row) for row in rows}
 
 
+_CATEGORY_KNOWN = Prepared(
+    sa.select(Category.__table__.c.id).where(  # type: ignore[attr-defined]
+        Category.__table__.c.id == sa.bindparam("id", type_=sa.Integer())  # type: ignore[attr-defined]
+    )
+)
+
+
+def category_known(db: FastReads, category_id: int) -> bool:
+    return bool(db.rows(_CATEGORY_KNOWN, id=category_id))
+
+
 def all_categories(session: Session) -> list[Category]:
     return list(session.exec(select(Category).order_by(col(Category.name))).all())
 

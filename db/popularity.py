@@ -31,31 +31,58 @@ class PopularityIndex:
     categories: dict[int, frozenset[int]]
     # The same ranking as Python values, made once: the top-k scans run per request.
     _ranking: list[tuple[int, float]] = field(init=False, repr=False, compare=False)
+    _members: dict[int, np.ndarray] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ranking = list(zip(self.book_ids.tolist(), self.scores.tolist(), strict=True))
         object.__setattr__(self, "_ranking", ranking)
+        object.__setattr__(self, "_members", {})
 
     def top(
-        self, k: int, exclude: Iterable[int] = (), category_ids: Iterable[int] | None = None
+        self,
+        k: int,
+        exclude: Iterable[int] = (),
+        category_ids: Iterable[int] | None = None,
+        within: int | None = None,
     ) -> list[tuple[int, float]]:
+        """The k most popular books not excluded; with `category_ids`, only books in one of
+        them; with `within`, only books of that category."""
         excluded = set(exclude)
         wanted = None if category_ids is None else frozenset(category_ids)
         out: list[tuple[int, float]] = []
         for book_id, score in self._ranking:
             if book_id in excluded:
                 continue
-            if wanted is not None and not (self.categories.get(book_id, frozenset()) & wanted):
-                continue
+            if wanted is not None or within is not None:
+                theirs = self.categories.get(book_id, frozenset())
+                if wanted is not None and not theirs & wanted:
+                    continue
+                if within is not None and within not in theirs:
+                    continue
             out.append((book_id, score))
             if len(out) == k:
                 break
         return out
 
+    def categories_of(self, book_id: int) -> frozenset[int]:
+        return self.categories.get(book_id, frozenset())
+
+    def in_category(self, category_id: int) -> np.ndarray:
+        """Ids of the books of a category (made once per snapshot and category)."""
+        found = self._members.get(category_id)
+        if found is None:
+            found = np.array(
+                sorted(b for b, cats in self.categories.items() if category_id in cats),
+                dtype=np.int64,
+            )
+            self._members[category_id] = found
+        return found
+
     def category_neighbours(
-        self, book_id: int, k: int, exclude: Iterable[int] = ()
+        self, book_id: int, k: int, exclude: Iterable[int] = (), within: int | None = None
     ) -> list[tuple[int, float]]:
-        """Books sharing the most categories with `book_id` (Jaccard), popular first on ties."""
+        """Books sharing the most categories with `book_id` (Jaccard), popular first on ties;
+        with `within`, only books of that category."""
         mine = self.categories.get(book_id, frozenset())
         if not mine:
             return []
@@ -63,7 +90,7 @@ class PopularityIndex:
         scored = []
         for rank, (other, _) in enumerate(self._ranking):
             theirs = self.categories.get(other)
-            if other in excluded or not theirs:
+            if other in excluded or not theirs or (within is not None and within not in theirs):
                 continue
             shared = len(mine & theirs)
             if shared:

@@ -162,21 +162,39 @@ class Recommender:
         """Top-k (book_id, ranking score) for a known reader, best first; KeyError if unknown."""
         return [(book, score) for book, score, _ in self.rank_user(user_id, k, exclude)]
 
-    def rank_user(self, user_id: int, k: int = 10, exclude: Iterable[int] = ()) -> Ranked:
+    def rank_user(
+        self,
+        user_id: int,
+        k: int = 10,
+        exclude: Iterable[int] = (),
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
         """Top-k for a known reader, from ONE onnx run (scores and stars come out of the same
-        graph)."""
+        graph). `allowed`: only these book ids compete (a mask before the top-k)."""
         index = self._users.position(user_id)
         if index < 0:
             raise KeyError(
                 f"user {user_id} is unknown to model {self.version}; use recommend_for_history"
             )
         scores, stars = self._run_users(np.array([index], dtype=np.int64))
-        return self._ranked(scores[0], self._clip(stars[0]), k, exclude)
+        return self._ranked(scores[0], self._clip(stars[0]), k, exclude, allowed)
 
     def _ranked(
-        self, scores: np.ndarray, stars: np.ndarray, k: int, exclude: Iterable[int]
+        self,
+        scores: np.ndarray,
+        stars: np.ndarray,
+        k: int,
+        exclude: Iterable[int],
+        allowed: np.ndarray | None = None,
     ) -> Ranked:
-        scores = np.array(scores, dtype=np.float32, copy=True)
+        if allowed is None:
+            scores = np.array(scores, dtype=np.float32, copy=True)
+        else:
+            keep = self.book_index(allowed)
+            keep = keep[keep >= 0]
+            masked = np.full(scores.shape, -np.inf, dtype=np.float32)
+            masked[keep] = scores[keep]
+            scores = masked
         excluded = self.book_index(list(exclude))
         scores[excluded[excluded >= 0]] = -np.inf
         best = top_k(scores, k)
@@ -220,14 +238,19 @@ class Recommender:
         return [(book, score) for book, score, _ in self.rank_history(rated, k, exclude)]
 
     def rank_history(
-        self, rated: Sequence[tuple[int, float]], k: int = 10, exclude: Iterable[int] = ()
+        self,
+        rated: Sequence[tuple[int, float]],
+        k: int = 10,
+        exclude: Iterable[int] = (),
+        allowed: np.ndarray | None = None,
     ) -> Ranked:
         """Top-k for an unseen reader: the reader is folded in once and both outputs come
         from that one pass."""
         folded = self._fold_in_scores(rated)
         if folded is None:
             return []
-        return self._ranked(folded[0], folded[1], k, [*exclude, *(int(r[0]) for r in rated)])
+        excluded = [*exclude, *(int(r[0]) for r in rated)]
+        return self._ranked(folded[0], folded[1], k, excluded, allowed)
 
     def predict_stars_for_history(
         self, rated: Sequence[tuple[int, float]], book_ids: Sequence[int] | np.ndarray
@@ -241,8 +264,19 @@ class Recommender:
         return out
 
     # ---------------------------------------------------------------- similarity
-    def similar_books(self, book_id: int, k: int = 10) -> list[tuple[int, float]]:
-        return self.similarity.similar_books(book_id, k)
+    def similar_books(
+        self,
+        book_id: int,
+        k: int = 10,
+        exclude: Iterable[int] = (),
+        allowed: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        return self.similarity.similar_books(
+            book_id,
+            k,
+            self.book_index(list(exclude)),
+            None if allowed is None else self.book_index(allowed),
+        )
 
     def most_similar_among(self, book_id: int, candidate_book_ids: Iterable[int]) -> int | None:
         return self.similarity.most_similar_among(book_id, candidate_book_ids)

@@ -17,14 +17,35 @@ class BookSimilarity:
         self._book_ids = book_ids
         self._books = books
 
-    def similar_books(self, book_id: int, k: int = 10) -> list[tuple[int, float]]:
-        """Nearest books by cosine (never the book itself)."""
+    def similar_books(
+        self,
+        book_id: int,
+        k: int = 10,
+        excluded: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        """Nearest books by cosine (never the book itself). `excluded` and `allowed` are book
+        positions (-1 entries ignored): never offered, and the only ones that compete."""
         index = self._books.position(book_id)
         if index < 0:
             return []
         cosine = self.unit @ self.unit[index]
+        if allowed is not None:
+            keep = allowed[allowed >= 0]
+            masked = np.full(cosine.shape, -np.inf, dtype=cosine.dtype)
+            masked[keep] = cosine[keep]
+            cosine = masked
+        if excluded is not None:
+            cosine[excluded[excluded >= 0]] = -np.inf
         cosine[index] = -np.inf
         return [(int(self._book_ids[i]), float(cosine[i])) for i in top_k(cosine, k)]
+
+    def vectors(self, book_ids: Sequence[int]) -> np.ndarray:
+        """Unit vectors of these books (zeros for books the model does not know)."""
+        index = self._books.positions(book_ids)
+        out = np.zeros((len(index), self.unit.shape[1]), dtype=np.float32)
+        out[index >= 0] = self.unit[index[index >= 0]]
+        return out
 
     def most_similar_among(self, book_id: int, candidate_book_ids: Iterable[int]) -> int | None:
         """The candidate closest to ``book_id`` (e.g. for "because you rated X"), or None."""

@@ -1,7 +1,10 @@
 """The recommendation chain: model (or fold-in), then category popularity, then popularity.
 
 Each step tops up what the steps before it left short, never repeating a book or offering
-one the reader rated or disliked. Plain functions over a loaded model and a popularity
+one the reader rated or disliked, or one the request excludes; with a category, every step
+only considers that category's books (the model ranks inside it: a mask before the top-k).
+With diversity, each step ranks a larger pool and picks from it by maximal marginal
+relevance (`recommend.diversity`). Plain functions over a loaded model and a popularity
 snapshot; they block (ONNX runs, numpy) and run in a worker thread (see `service`).
 """
 
@@ -12,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+import recommend.diversity as mmr
 from db.popularity import PopularityIndex
 from inference import Recommender
 from recommend.types import Pick, ReaderState, Request, Source
@@ -23,33 +27,44 @@ def recommend(
     reader: ReaderState, request: Request, model: Recommender | None, popularity: PopularityIndex
 ) -> list[Pick]:
     k = request.k
-    excluded = reader.excluded
-    picks = _personal(reader, k, model, excluded, request.explain)
+    excluded = reader.excluded | request.exclude
+    allowed = None if request.category_id is None else popularity.in_category(request.category_id)
+    picks = _personal(reader, request, model, excluded, allowed)
+    if request.explain and picks:
+        picks = _explained(picks, reader, model)
     if len(picks) < k and reader.category_ids:
         picks += _popular(
             popularity,
+            request,
             k - len(picks),
-            excluded | _ids(picks),
+            excluded,
+            picks,
             Source.CATEGORY_POPULAR,
             reader.category_ids,
         )
     if len(picks) < k:
-        picks += _popular(popularity, k - len(picks), excluded | _ids(picks), Source.POPULAR)
+        picks += _popular(popularity, request, k - len(picks), excluded, picks, Source.POPULAR)
     return picks
 
 
 def similar(
-    book_id: int, k: int, model: Recommender | None, popularity: PopularityIndex
+    book_id: int, request: Request, model: Recommender | None, popularity: PopularityIndex
 ) -> list[Pick]:
-    """Nearest books in the model's space, topped up with books sharing categories."""
+    """Nearest books in the model's space, topped up with books sharing categories; the
+    request's category and exclusions apply to both."""
+    k = request.k
+    allowed = None if request.category_id is None else popularity.in_category(request.category_id)
     picks: list[Pick] = []
     if model is not None and model.knows_book(book_id):
-        picks = [Pick(b, s, Source.MODEL) for b, s in model.similar_books(book_id, k)]
+        found = model.similar_books(book_id, k, exclude=request.exclude, allowed=allowed)
+        picks = [Pick(b, s, Source.MODEL) for b, s in found]
     if len(picks) < k:
-        taken = _ids(picks) | {book_id}
+        taken = _ids(picks) | {book_id} | request.exclude
         picks += [
             Pick(b, s, Source.CATEGORY_POPULAR)
-            for b, s in popularity.category_neighbours(book_id, k - len(picks), exclude=taken)
+            for b, s in popularity.category_neighbours(
+                book_id, k - len(picks), exclude=taken, within=request.category_id
+            )
         ]
     return picks
 
@@ -60,42 +75,69 @@ def _ids(picks: Sequence[Pick]) -> set[int]:
 
 def _popular(
     popularity: PopularityIndex,
+    request: Request,
     k: int,
     excluded: set[int],
+    so_far: list[Pick],
     source: Source,
     category_ids: frozenset[int] | None = None,
 ) -> list[Pick]:
-    return [Pick(b, s, source) for b, s in popularity.top(k, excluded, category_ids)]
+    found = popularity.top(
+        mmr.pool_size(k, request.diversity),
+        excluded | _ids(so_far),
+        category_ids,
+        within=request.category_id,
+    )
+    if request.diversity > 0 and found:
+        categories = popularity.categories_of
+        ids = [b for b, _ in found]
+        chosen = mmr.select(
+            [s for _, s in found],
+            k,
+            request.diversity,
+            mmr.jaccard_matrix(categories, ids),
+            mmr.jaccard_matrix(categories, ids, [p.book_id for p in so_far]),
+        )
+        found = [found[i] for i in chosen]
+    return [Pick(b, s, source) for b, s in found[:k]]
 
 
 def _personal(
-    reader: ReaderState, k: int, model: Recommender | None, excluded: set[int], explain: bool
+    reader: ReaderState,
+    request: Request,
+    model: Recommender | None,
+    excluded: set[int],
+    allowed: np.ndarray | None,
 ) -> list[Pick]:
     if model is None:
         return []
-    history = np.array(reader.history, dtype=np.float64).reshape(-1, 2)
-    history_ids = history[:, 0].astype(np.int64)
-    history_stars = history[:, 1].astype(np.float32)
-    known = model.book_index(history_ids) >= 0
+    pool = mmr.pool_size(request.k, request.diversity)
     if model.knows_user(reader.user_id):
-        ranked = model.rank_user(reader.user_id, k, exclude=excluded)
+        ranked = model.rank_user(reader.user_id, pool, exclude=excluded, allowed=allowed)
         source = Source.MODEL
-    elif known.any():
-        rated = list(zip(history_ids[known].tolist(), history_stars[known].tolist(), strict=True))
-        ranked = model.rank_history(rated, k, exclude=excluded)
-        source = Source.FOLD_IN
     else:
-        return []
-    explained = (
-        model.most_similar_each(
-            [book for book, _, _ in ranked], _liked(history_ids[known], history_stars[known])
+        rated = [(b, s) for b, s in reader.history if model.knows_book(b)]
+        if not rated:
+            return []
+        ranked = model.rank_history(rated, pool, exclude=excluded, allowed=allowed)
+        source = Source.FOLD_IN
+    if request.diversity > 0 and ranked:
+        unit = model.similarity.vectors([book for book, _, _ in ranked])
+        chosen = mmr.select(
+            [score for _, score, _ in ranked], request.k, request.diversity, mmr.cosine_matrix(unit)
         )
-        if explain
-        else [None] * len(ranked)
-    )
+        ranked = [ranked[i] for i in chosen]
+    return [Pick(book, score, source, _stars(stars)) for book, score, stars in ranked[: request.k]]
+
+
+def _explained(picks: list[Pick], reader: ReaderState, model: Recommender | None) -> list[Pick]:
+    """Each model pick with the reader's liked book most like it ("because you rated X")."""
+    assert model is not None
+    liked = _liked(reader.history, model)
+    becauses = model.most_similar_each([p.book_id for p in picks], liked)
     return [
-        Pick(book, score, source, _stars(stars), because)
-        for (book, score, stars), because in zip(ranked, explained, strict=True)
+        Pick(p.book_id, p.score, p.source, p.predicted_stars, because)
+        for p, because in zip(picks, becauses, strict=True)
     ]
 
 
@@ -103,11 +145,14 @@ def _stars(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 2)
 
 
-def _liked(book_ids: np.ndarray, stars: np.ndarray) -> list[int]:
-    """The reader's books that may explain a pick: those rated GOOD_STARS or more, else
-    their best-rated ones."""
-    if book_ids.size == 0:
+def _liked(history: Sequence[tuple[int, float]], model: Recommender) -> list[int]:
+    """The reader's books the model knows that may explain a pick: those rated GOOD_STARS or
+    more, else their best-rated ones."""
+    known = [(b, s) for b, s in history if model.knows_book(b)]
+    if not known:
         return []
-    good = stars >= GOOD_STARS
-    chosen = book_ids[good] if good.any() else book_ids[stars == stars.max()]
-    return [int(b) for b in chosen]
+    good = [b for b, s in known if s >= GOOD_STARS]
+    if good:
+        return good
+    best = max(s for _, s in known)
+    return [b for b, s in known if s == best]

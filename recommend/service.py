@@ -50,9 +50,11 @@ class RecommendationService:
         """The chain's picks for a reader, best first; None if the reader does not exist."""
         return await read_fast(self._engine, self._for_reader, user_id, request, model)
 
-    async def similar(self, book_id: int, k: int, model: Recommender | None) -> list[Recommended]:
+    async def similar(
+        self, book_id: int, request: Request, model: Recommender | None
+    ) -> list[Recommended]:
         """Books most like `book_id`; NotFound if there is no such book."""
-        return await read_fast(self._engine, self._similar, book_id, k, model)
+        return await read_fast(self._engine, self._similar, book_id, request, model)
 
     def _for_reader(
         self, db: FastReads, user_id: int, request: Request, model: Recommender | None
@@ -60,15 +62,22 @@ class RecommendationService:
         state = readers.reader_state(db, user_id)
         if state is None:
             return None
+        _check_category(db, request)
         reader = ReaderState(user_id, *state)
         return _with_books(db, chain.recommend(reader, request, model, self._popularity.get()))
 
     def _similar(
-        self, db: FastReads, book_id: int, k: int, model: Recommender | None
+        self, db: FastReads, book_id: int, request: Request, model: Recommender | None
     ) -> list[Recommended]:
         if not catalog.book_rows_by_ids(db, [book_id]):
             raise NotFound(f"No book with id {book_id}.")
-        return _with_books(db, chain.similar(book_id, k, model, self._popularity.get()))
+        _check_category(db, request)
+        return _with_books(db, chain.similar(book_id, request, model, self._popularity.get()))
+
+
+def _check_category(db: FastReads, request: Request) -> None:
+    if request.category_id is not None and not catalog.category_known(db, request.category_id):
+        raise NotFound(f"No category with id {request.category_id}.")
 
 
 def _with_books(db: FastReads, picks: list[Pick]) -> list[Recommended]:

@@ -33,10 +33,13 @@ class ReaderState:
 
 @dataclass(frozen=True)
 class Request:
-    """What the client asked for. Filters and re-ranking options belong here."""
+    """What the client asked for: every step of the chain applies all of it."""
 
     k: int
     explain: bool = True  # work out `because_id` (a client that does not show it saves the work)
+    category_id: int | None = None  # only books of this category, ranked inside it
+    exclude: frozenset[int] = frozenset()  # books the client already shows, never offered
+    diversity: float = 0.0  # 0: best scores first; up to 1: trades score for variety (MMR)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -71,15 +72,43 @@ class Query:
 
     @strawberry.field(description="Books for the signed-in reader, best first.")
     async def recommendations(
-        self, info: Info[Context, None], first: int = 10
+        self,
+        info: Info[Context, None],
+        first: int = 10,
+        category_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only books of this category, ranked inside it."),
+        ] = None,
+        exclude_book_ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(
+                description="Books never to offer (e.g. those on screen); 500 at most."
+            ),
+        ] = None,
+        diversity: Annotated[
+            float,
+            strawberry.argument(
+                description="0 (default): best scores first; up to 1: more variety, less score."
+            ),
+        ] = 0.0,
     ) -> list[Recommendation]:
-        return await resolve_recommendations(info, first)
+        return await resolve_recommendations(info, first, category_id, exclude_book_ids, diversity)
 
     @strawberry.field(description="Books most like this one, for anyone.")
     async def similar_books(
-        self, info: Info[Context, None], book_id: strawberry.ID, first: int = 10
+        self,
+        info: Info[Context, None],
+        book_id: strawberry.ID,
+        first: int = 10,
+        category_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only books of this category.")
+        ] = None,
+        exclude_book_ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="Books never to offer; 500 at most."),
+        ] = None,
     ) -> list[Recommendation]:
-        return await resolve_similar_books(info, book_id, first)
+        return await resolve_similar_books(info, book_id, first, category_id, exclude_book_ids)
 
     @strawberry.field(description="The model serving recommendations; null if none is published.")
     def model_info(self, info: Info[Context, None]) -> ModelInfo | None:

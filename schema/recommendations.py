@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import strawberry
@@ -14,7 +15,7 @@ from db.catalog import BookRow
 from db.errors import DataError
 from recommend import Recommended, Request, Source
 from schema.context import Context
-from schema.errors import Unauthenticated, from_data_error, parse_id
+from schema.errors import BadUserInput, Unauthenticated, from_data_error, parse_id
 from schema.pagination import check_first
 from schema.types import Book
 
@@ -74,24 +75,64 @@ def asks_for(info: Info[Context, None], name: str) -> bool:
     return False
 
 
-async def resolve_recommendations(info: Info[Context, None], first: int) -> list[Recommendation]:
+MAX_EXCLUDED = 500  # books a client may ask to keep out of one list
+
+
+def recommendation_request(
+    info: Info[Context, None],
+    first: int,
+    category_id: strawberry.ID | None,
+    exclude_book_ids: list[strawberry.ID] | None,
+    diversity: float = 0.0,
+) -> Request:
+    """The GraphQL arguments as the chain's request, checked."""
+    excluded = exclude_book_ids or []
+    if len(excluded) > MAX_EXCLUDED:
+        raise BadUserInput(
+            f"'excludeBookIds' takes at most {MAX_EXCLUDED} ids; got {len(excluded)}."
+        )
+    if not (math.isfinite(diversity) and 0.0 <= diversity <= 1.0):
+        raise BadUserInput(f"'diversity' must be between 0 and 1; got {diversity}.")
+    return Request(
+        k=check_first(first),
+        explain=asks_for(info, "because"),
+        category_id=None if category_id is None else parse_id(category_id, "category id"),
+        exclude=frozenset(parse_id(b, "book id") for b in excluded),
+        diversity=diversity,
+    )
+
+
+async def resolve_recommendations(
+    info: Info[Context, None],
+    first: int,
+    category_id: strawberry.ID | None = None,
+    exclude_book_ids: list[strawberry.ID] | None = None,
+    diversity: float = 0.0,
+) -> list[Recommendation]:
     ctx = info.context
-    request = Request(k=check_first(first), explain=asks_for(info, "because"))
+    request = recommendation_request(info, first, category_id, exclude_book_ids, diversity)
     viewer = ctx.require_viewer()
-    found = await ctx.services.recommendations.for_reader(viewer, request, ctx.model())
+    try:
+        found = await ctx.services.recommendations.for_reader(viewer, request, ctx.model())
+    except DataError as exc:
+        raise from_data_error(exc) from None
     if found is None:
         raise Unauthenticated("This account no longer exists; sign in again.")
     return [Recommendation.from_domain(r) for r in found]
 
 
 async def resolve_similar_books(
-    info: Info[Context, None], book_id: strawberry.ID, first: int
+    info: Info[Context, None],
+    book_id: strawberry.ID,
+    first: int,
+    category_id: strawberry.ID | None = None,
+    exclude_book_ids: list[strawberry.ID] | None = None,
 ) -> list[Recommendation]:
     ctx = info.context
-    k = check_first(first)
+    request = recommendation_request(info, first, category_id, exclude_book_ids)
     book = parse_id(book_id, "book id")
     try:
-        found = await ctx.services.recommendations.similar(book, k, ctx.model())
+        found = await ctx.services.recommendations.similar(book, request, ctx.model())
     except DataError as exc:
         raise from_data_error(exc) from None
     return [Recommendation.from_domain(r) for r in found]

@@ -4,63 +4,18 @@ catalog, exported to ONNX, served by onnxruntime, switched live."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from app.asgi import create_app
 from artifact import CURRENT
-from tests.support.api import Api, make_settings
+from tests.support.api import Api, login_as, make_settings, rated_by
 from tests.support.artifacts import publish
 from tests.support.tiny_catalog import FANTASY, MYSTERY, populate
 
 REC = "query($n: Int!) { recommendations(first: $n) { score predictedStars source book { id } because { id } } }"
-
-
-@pytest.fixture
-def model_dir(trained_models: tuple[str, Path], tmp_path: Path) -> Path:
-    target = tmp_path / "models"
-    shutil.copytree(trained_models[1], target)
-    publish(target, "v0002")
-    return target
-
-
-@pytest.fixture
-async def rec_api(engine: sa.Engine, database_url: str, model_dir: Path) -> AsyncIterator[Api]:
-    populate(engine)
-    settings = make_settings(database_url, model_dir=model_dir, model_poll_seconds=0.05)
-    app = create_app(settings, engine)
-    async with app.router.lifespan_context(app):  # loads the model, follows CURRENT
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client)
-
-
-async def login_as(api: Api, engine: sa.Engine, user_id: int) -> str:
-    """Readers from the dataset have no password: give one a password to sign in."""
-    from schema.auth import Passwords
-
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text("UPDATE app_user SET password_hash = :h WHERE id = :i"),
-            {"h": Passwords().hash("reader password"), "i": user_id},
-        )
-    data = await api.ok(
-        'mutation($u: String!) { login(username: $u, password: "reader password") { token } }',
-        {"u": f"reader-{user_id}"},
-    )
-    return data["login"]["token"]  # type: ignore[no-any-return]
-
-
-def rated_by(engine: sa.Engine, user_id: int) -> set[str]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT book_id FROM rating WHERE user_id = :u"), {"u": user_id}
-        )
-        return {str(b) for (b,) in rows}
 
 
 async def test_model_path_excludes_rated_and_disliked_and_explains(

@@ -116,3 +116,27 @@ async def api_for(engine: sa.Engine, database_url: str, **overrides: Any) -> Asy
     app = create_app(make_settings(database_url, **overrides), engine)
     async with client_for(app) as client:
         yield Api(client)
+
+
+async def login_as(api: Api, engine: sa.Engine, user_id: int) -> str:
+    """Readers from the dataset have no password: give one a password to sign in."""
+    from schema.auth import Passwords
+
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE app_user SET password_hash = :h WHERE id = :i"),
+            {"h": Passwords().hash("reader password"), "i": user_id},
+        )
+    data = await api.ok(
+        'mutation($u: String!) { login(username: $u, password: "reader password") { token } }',
+        {"u": f"reader-{user_id}"},
+    )
+    return data["login"]["token"]  # type: ignore[no-any-return]
+
+
+def rated_by(engine: sa.Engine, user_id: int) -> set[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT book_id FROM rating WHERE user_id = :u"), {"u": user_id}
+        )
+        return {str(b) for (b,) in rows}
