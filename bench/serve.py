@@ -238,10 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         if any(s in PRODUCT_SCENARIOS for s in args.scenarios):
             server = start_bookrec(database_url, model_dir, secret, workdir, args.workers)
             servers.append(server)
-            from inference.artifact import current_version
+            from artifact import ModelStore
 
             print(
-                f"model: {current_version(model_dir)} in {model_dir}; {len(book_ids)} books, "
+                f"model: {ModelStore(model_dir).current()} in {model_dir}; {len(book_ids)} books, "
                 f"{len(reader_ids)} demo readers with ratings"
             )
             rows, warm_errors = run_product(args, client, fx, server)
