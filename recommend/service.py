@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 import recommend.chain as chain
 from db import catalog, readers
-from db.catalog import BookRow
+from db.catalog import BookRow, CategoryRow
 from db.errors import NotFound
 from db.fastread import FastReads
 from db.popularity import PopularityCache
@@ -24,11 +24,13 @@ from recommend.types import Pick, ReaderState, Request
 
 @dataclass(frozen=True)
 class Recommended:
-    """A pick with its book (and the book that explains it) as read in the same trip."""
+    """A pick with its book (and the book that explains it) as read in the same trip, and
+    the book's categories when the caller asked for them."""
 
     pick: Pick
     book: BookRow
     because: BookRow | None
+    categories: list[CategoryRow] | None = None
 
 
 class RecommendationService:
@@ -45,34 +47,59 @@ class RecommendationService:
         return self._live_model.current if self._live_model is not None else None
 
     async def for_reader(
-        self, user_id: int, request: Request, model: Recommender | None
+        self,
+        user_id: int,
+        request: Request,
+        model: Recommender | None,
+        with_categories: bool = False,
     ) -> list[Recommended] | None:
-        """The chain's picks for a reader, best first; None if the reader does not exist."""
-        return await read_fast(self._engine, self._for_reader, user_id, request, model)
+        """The chain's picks for a reader, best first; None if the reader does not exist.
+        `with_categories`: also read the picked books' categories, in the same trip."""
+        return await read_fast(
+            self._engine, self._for_reader, user_id, request, model, with_categories
+        )
 
     async def similar(
-        self, book_id: int, request: Request, model: Recommender | None
+        self,
+        book_id: int,
+        request: Request,
+        model: Recommender | None,
+        with_categories: bool = False,
     ) -> list[Recommended]:
         """Books most like `book_id`; NotFound if there is no such book."""
-        return await read_fast(self._engine, self._similar, book_id, request, model)
+        return await read_fast(
+            self._engine, self._similar, book_id, request, model, with_categories
+        )
 
     def _for_reader(
-        self, db: FastReads, user_id: int, request: Request, model: Recommender | None
+        self,
+        db: FastReads,
+        user_id: int,
+        request: Request,
+        model: Recommender | None,
+        with_categories: bool,
     ) -> list[Recommended] | None:
         state = readers.reader_state(db, user_id)
         if state is None:
             return None
         _check_category(db, request)
         reader = ReaderState(user_id, *state)
-        return _with_books(db, chain.recommend(reader, request, model, self._popularity.get()))
+        picks = chain.recommend(reader, request, model, self._popularity.get())
+        return _with_books(db, picks, with_categories)
 
     def _similar(
-        self, db: FastReads, book_id: int, request: Request, model: Recommender | None
+        self,
+        db: FastReads,
+        book_id: int,
+        request: Request,
+        model: Recommender | None,
+        with_categories: bool,
     ) -> list[Recommended]:
         if not catalog.book_rows_by_ids(db, [book_id]):
             raise NotFound(f"No book with id {book_id}.")
         _check_category(db, request)
-        return _with_books(db, chain.similar(book_id, request, model, self._popularity.get()))
+        picks = chain.similar(book_id, request, model, self._popularity.get())
+        return _with_books(db, picks, with_categories)
 
 
 def _check_category(db: FastReads, request: Request) -> None:
@@ -80,12 +107,20 @@ def _check_category(db: FastReads, request: Request) -> None:
         raise NotFound(f"No category with id {request.category_id}.")
 
 
-def _with_books(db: FastReads, picks: list[Pick]) -> list[Recommended]:
+def _with_books(db: FastReads, picks: list[Pick], with_categories: bool) -> list[Recommended]:
     ids = [p.book_id for p in picks] + [p.because_id for p in picks if p.because_id]
     books = catalog.book_rows_by_ids(db, ids)
+    categories = (
+        catalog.category_rows_of_books(db, [p.book_id for p in picks]) if with_categories else {}
+    )
     # Picks may name books deleted since the snapshot or the model was made: drop those.
     return [
-        Recommended(p, books[p.book_id], books.get(p.because_id) if p.because_id else None)
+        Recommended(
+            p,
+            books[p.book_id],
+            books.get(p.because_id) if p.because_id else None,
+            categories.get(p.book_id),
+        )
         for p in picks
         if p.book_id in books
     ]

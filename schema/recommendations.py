@@ -42,7 +42,7 @@ class Recommendation:
     def from_domain(cls, found: Recommended) -> Recommendation:
         pick = found.pick
         return cls(
-            book=Book.from_row(found.book),
+            book=Book.from_row(found.book, found.categories),
             score=round(pick.score, 6),
             predicted_stars=pick.predicted_stars,
             source=pick.source,
@@ -113,7 +113,9 @@ async def resolve_recommendations(
     request = recommendation_request(info, first, category_id, exclude_book_ids, diversity)
     viewer = ctx.require_viewer()
     try:
-        found = await ctx.services.recommendations.for_reader(viewer, request, ctx.model())
+        found = await ctx.services.recommendations.for_reader(
+            viewer, request, ctx.model(), with_categories=asks_for(info, "categories")
+        )
     except DataError as exc:
         raise from_data_error(exc) from None
     if found is None:
@@ -132,7 +134,9 @@ async def resolve_similar_books(
     request = recommendation_request(info, first, category_id, exclude_book_ids)
     book = parse_id(book_id, "book id")
     try:
-        found = await ctx.services.recommendations.similar(book, request, ctx.model())
+        found = await ctx.services.recommendations.similar(
+            book, request, ctx.model(), with_categories=asks_for(info, "categories")
+        )
     except DataError as exc:
         raise from_data_error(exc) from None
     return [Recommendation.from_domain(r) for r in found]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -10,14 +11,16 @@ from strawberry import relay
 from strawberry.types import Info
 
 from db import ratings as db_ratings
-from db.catalog import BookLike, BookRow
+from db.catalog import BookLike, BookRow, CategoryRow
 from db.models import FEEDBACK_DISLIKED, FEEDBACK_LIKED
-from db.models import Category as CategoryRow
+from db.models import Category as CategoryTable
 from db.models import Rating as RatingRow
 from db.models import User as UserRow
 from schema.context import Context
 from schema.errors import Forbidden
 from schema.pagination import check_first, parse_rating_cursor, rating_cursor
+
+CategoryLike = CategoryTable | CategoryRow  # an ORM row, or a plain row from the fast path
 
 
 def _aware(stamp: datetime) -> datetime:
@@ -41,7 +44,7 @@ class Category:
         return await info.context.loaders.category_book_count.load(int(self.id))
 
     @classmethod
-    def from_row(cls, row: CategoryRow) -> Category:
+    def from_row(cls, row: CategoryLike) -> Category:
         return cls(id=strawberry.ID(str(row.id)), name=row.name)
 
 
@@ -56,15 +59,27 @@ class Book:
     cover_url: str | None
     like_count: int
 
+    # Categories read with the book in the same trip (recommendations): then `categories`
+    # is a plain value, not a task per book (graphql-core makes one per awaitable).
+    prefetched_categories: strawberry.Private[list[Category] | None] = None
+
     @classmethod
-    def from_row(cls, row: BookLike) -> Book:
+    def from_row(cls, row: BookLike, categories: Sequence[CategoryLike] | None = None) -> Book:
         # The columns of db.catalog.BookRow, which every book read returns (a drift fails here).
         fields = {name: getattr(row, name) for name in BookRow._fields}
         fields["id"] = strawberry.ID(str(row.id))
-        return cls(**fields)
+        book = cls(**fields)
+        if categories is not None:
+            book.prefetched_categories = [Category.from_row(c) for c in categories]
+        return book
 
     @strawberry.field
-    async def categories(self, info: Info[Context, None]) -> list[Category]:
+    def categories(self, info: Info[Context, None]) -> list[Category]:
+        if self.prefetched_categories is not None:
+            return self.prefetched_categories
+        return self._load_categories(info)  # type: ignore[return-value]  # awaited by graphql-core
+
+    async def _load_categories(self, info: Info[Context, None]) -> list[Category]:
         rows = await info.context.loaders.book_categories.load(int(self.id))
         return [Category.from_row(r) for r in rows]
 

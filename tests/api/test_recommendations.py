@@ -193,3 +193,27 @@ async def test_broken_artifact_is_refused_and_previous_keeps_serving(
     token = await login_as(rec_api, engine, 3)
     recs = (await rec_api.ok(REC, {"n": 3}, token))["recommendations"]
     assert {r["source"] for r in recs} == {"MODEL"}
+
+
+async def test_categories_read_with_the_picks_match_the_books_own(
+    rec_api: Api, engine: sa.Engine
+) -> None:
+    """The frontend's shape: categories come with the picks in the same trip; they must be
+    what the book itself says (and `because` books still resolve theirs)."""
+    token = await login_as(rec_api, engine, 3)
+    shape = (
+        "{ recommendations(first: 10) { book { id categories { id name } }"
+        ' because { id categories { name } } } similarBooks(bookId: "13", first: 3)'
+        " { book { id categories { name } } } }"
+    )
+    data = await rec_api.ok(shape, token=token)
+    for item in data["recommendations"] + data["similarBooks"]:
+        book = item["book"]
+        own = await rec_api.ok(
+            "query($id: ID!) { book(id: $id) { categories { id name } } }", {"id": book["id"]}
+        )
+        assert [c["name"] for c in book["categories"]] == [
+            c["name"] for c in own["book"]["categories"]
+        ]
+    becauses = [r["because"] for r in data["recommendations"] if r["because"]]
+    assert becauses and all(b["categories"] for b in becauses)
