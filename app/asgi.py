@@ -35,6 +35,7 @@ from db.popularity import PopularityCache
 from db.session import UnitOfWork
 from inference.live import LiveModel
 from recommend import RecommendationService
+from recommend.lists import ListRecorder
 from schema import build_schema
 from schema.auth import LoginThrottle, Passwords, Tokens
 from schema.build import Limits
@@ -168,7 +169,9 @@ def build_services(settings: Settings, engine: Engine) -> Services:
     return Services(
         popularity=popularity,
         live_model=live_model,
-        recommendations=RecommendationService(engine, popularity, live_model),
+        recommendations=RecommendationService(
+            engine, popularity, live_model, ListRecorder(engine, settings.list_flush_seconds)
+        ),
         passwords=Passwords(),
         tokens=Tokens(secret=settings.signing_key(), ttl_seconds=settings.token_ttl_seconds),
         throttle=LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds),
@@ -254,6 +257,8 @@ def create_app(
             # A plain task (not a task group): the lifespan may be entered and left from
             # different tasks, as test harnesses do.
             poller = asyncio.create_task(follow_current_model(), name="follow-current-model")
+        recorder = services.recommendations.recorder
+        recorder.start()
         if serving:
             tune_garbage_collector()
         try:
@@ -263,6 +268,7 @@ def create_app(
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+            await anyio.to_thread.run_sync(recorder.stop)  # writes what is buffered
             services.popularity.dispose()
             if owns_engine:
                 engine.dispose()

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(default=5.0, gt=0)
     onnx_threads: int = Field(default=1, ge=0)  # per scoring call; requests run in parallel
     popularity_ttl_seconds: float = Field(default=30.0, gt=0)
+    list_flush_seconds: float = Field(default=0.5, gt=0)  # served lists are written this often
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"

@@ -135,3 +135,53 @@ class Feedback(SQLModel, table=True):
     book_id: int = Field(sa_column=_key_to("book.id", index=True))
     kind: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+LIST_KINDS = ("recommendations", "similar")
+
+
+class RecList(SQLModel, table=True):
+    """A list of books served to a reader (or to anyone, for similar books): what was asked.
+    Its pages' books are `RecListItem`s; a continuation adds a page to the same list."""
+
+    __tablename__ = "rec_list"
+    __table_args__ = (
+        sa.CheckConstraint(f"kind IN {LIST_KINDS}", name="kind_known"),
+        sa.Index("ix_rec_list_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: str = Field(sa_column=sa.Column(sa.String(32), primary_key=True))
+    user_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE")),
+    )
+    kind: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    anchor_book_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    category_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    diversity: float = Field(
+        default=0.0, sa_column=sa.Column(sa.Float, nullable=False, server_default="0")
+    )
+    model_version: str | None = Field(default=None, sa_column=sa.Column(sa.String(32)))
+    variant: str | None = Field(default=None, sa_column=sa.Column(sa.String(32)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+
+
+class RecListItem(SQLModel, table=True):
+    """One position of a served list: the book, the chain step that chose it, its score."""
+
+    __tablename__ = "rec_list_item"
+
+    list_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(32), sa.ForeignKey("rec_list.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    position: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True))
+    book_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("book.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    source: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    score: float = Field(sa_column=sa.Column(sa.Float, nullable=False))
+    served_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

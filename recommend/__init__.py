@@ -2,7 +2,7 @@
 the chain that answers (`chain`), and the service that runs it next to the database
 (`RecommendationService`). No GraphQL here: `schema/` maps arguments in and results out."""
 
-from recommend.service import RecommendationService, Recommended
+from recommend.service import RecommendationService, Recommended, Served
 from recommend.types import Pick, ReaderState, Request, Source
 
 __all__ = [
@@ -11,5 +11,6 @@ __all__ = [
     "RecommendationService",
     "Recommended",
     "Request",
+    "Served",
     "Source",
 ]

@@ -6,19 +6,23 @@ event loop, the database and the model."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
 import recommend.chain as chain
 from db import catalog, readers
+from db import lists as db_lists
 from db.catalog import BookRow, CategoryRow
-from db.errors import NotFound
+from db.errors import InvalidInput, NotFound
 from db.fastread import FastReads
 from db.popularity import PopularityCache
 from db.session import read_fast
 from inference import Recommender
 from inference.live import LiveModel
+from recommend.lists import ListRecorder, ServedList, list_id_age, new_list_id
 from recommend.types import Pick, ReaderState, Request
 
 
@@ -33,13 +37,34 @@ class Recommended:
     categories: list[CategoryRow] | None = None
 
 
+@dataclass(frozen=True)
+class Served:
+    """One page of a list: its id (stable across the list's pages) and its picks."""
+
+    list_id: str
+    items: list[Recommended]
+
+
+class _NotYetVisible(Exception):
+    """A list id made moments ago, not stored yet: another server may still be writing it."""
+
+
+# How many times a continuation waits for a list that another server may still be writing.
+VISIBILITY_WAITS = 3
+
+
 class RecommendationService:
     def __init__(
-        self, engine: Engine, popularity: PopularityCache, live_model: LiveModel | None
+        self,
+        engine: Engine,
+        popularity: PopularityCache,
+        live_model: LiveModel | None,
+        recorder: ListRecorder | None = None,
     ) -> None:
         self._engine = engine
         self._popularity = popularity
         self._live_model = live_model
+        self.recorder = recorder or ListRecorder(engine)
 
     def model(self) -> Recommender | None:
         """The model serving now. A request takes it once, so that one response never mixes
@@ -52,23 +77,31 @@ class RecommendationService:
         request: Request,
         model: Recommender | None,
         with_categories: bool = False,
-    ) -> list[Recommended] | None:
+    ) -> Served | None:
         """The chain's picks for a reader, best first; None if the reader does not exist.
-        `with_categories`: also read the picked books' categories, in the same trip."""
-        return await read_fast(
-            self._engine, self._for_reader, user_id, request, model, with_categories
-        )
+        `with_categories`: also read the picked books' categories, in the same trip.
+        With `request.after`, the next page of that list (NotFound if it is not one of
+        this reader's lists)."""
+        for _ in range(VISIBILITY_WAITS):
+            try:
+                return await read_fast(
+                    self._engine, self._for_reader, user_id, request, model, with_categories
+                )
+            except _NotYetVisible:
+                await asyncio.sleep(self.recorder.flush_seconds)
+        raise NotFound(f"No list with id {request.after} (or not yours).")
 
     async def similar(
         self,
         book_id: int,
         request: Request,
         model: Recommender | None,
+        user_id: int | None = None,
         with_categories: bool = False,
-    ) -> list[Recommended]:
+    ) -> Served:
         """Books most like `book_id`; NotFound if there is no such book."""
         return await read_fast(
-            self._engine, self._similar, book_id, request, model, with_categories
+            self._engine, self._similar, book_id, request, model, user_id, with_categories
         )
 
     def _for_reader(
@@ -78,14 +111,67 @@ class RecommendationService:
         request: Request,
         model: Recommender | None,
         with_categories: bool,
-    ) -> list[Recommended] | None:
+    ) -> Served | None:
         state = readers.reader_state(db, user_id)
         if state is None:
             return None
+        served, request = self._list_to_serve(db, user_id, request, model)
         _check_category(db, request)
         reader = ReaderState(user_id, *state)
         picks = chain.recommend(reader, request, model, self._popularity.get())
-        return _with_books(db, picks, with_categories)
+        found = _with_books(db, picks, with_categories)
+        self.recorder.record(served, [r.pick for r in found], len(served.shown))
+        return Served(served.id, found)
+
+    def _list_to_serve(
+        self, db: FastReads, user_id: int, request: Request, model: Recommender | None
+    ) -> tuple[ServedList, Request]:
+        """A new list for this request, or the list it continues with what it has shown
+        (which the request then excludes) and what it was asked for."""
+        version = model.version if model is not None else None
+        if request.after is None:
+            served = ServedList(
+                new_list_id(),
+                user_id,
+                "recommendations",
+                category_id=request.category_id,
+                diversity=request.diversity,
+                model_version=version,
+            )
+            return served, request
+        list_id = request.after
+        header, pending = self.recorder.pending(list_id)
+        header = header or db_lists.list_header(db, list_id)
+        if header is None:
+            age = list_id_age(list_id)
+            if age is not None and -1 < age < 2 * self.recorder.flush_seconds + 1:
+                raise _NotYetVisible
+            raise NotFound(f"No list with id {list_id} (or not yours).")
+        if header["user_id"] != user_id or header["kind"] != "recommendations":
+            raise NotFound(f"No list with id {list_id} (or not yours).")
+        for name in ("category_id", "diversity"):
+            asked = getattr(request, name)
+            if asked not in (None, 0.0, header[name]):
+                raise InvalidInput(f"A continued list keeps its {name}; leave it out with 'after'.")
+        positions = dict(db_lists.shown_books(db, list_id))
+        positions.update(pending)
+        shown = [positions[p] for p in sorted(positions)]
+        served = ServedList(
+            list_id,
+            user_id,
+            "recommendations",
+            category_id=header["category_id"],
+            diversity=header["diversity"],
+            model_version=version,
+            shown=shown,
+        )
+        request = dataclasses.replace(
+            request,
+            category_id=header["category_id"],
+            diversity=header["diversity"],
+            exclude=request.exclude | frozenset(shown),
+        )
+        return served, request
 
     def _similar(
         self,
@@ -93,13 +179,24 @@ class RecommendationService:
         book_id: int,
         request: Request,
         model: Recommender | None,
+        user_id: int | None,
         with_categories: bool,
-    ) -> list[Recommended]:
+    ) -> Served:
         if not catalog.book_rows_by_ids(db, [book_id]):
             raise NotFound(f"No book with id {book_id}.")
         _check_category(db, request)
         picks = chain.similar(book_id, request, model, self._popularity.get())
-        return _with_books(db, picks, with_categories)
+        found = _with_books(db, picks, with_categories)
+        served = ServedList(
+            new_list_id(),
+            user_id,
+            "similar",
+            anchor_book_id=book_id,
+            category_id=request.category_id,
+            model_version=model.version if model is not None else None,
+        )
+        self.recorder.record(served, [r.pick for r in found], 0)
+        return Served(served.id, found)
 
 
 def _check_category(db: FastReads, request: Request) -> None:

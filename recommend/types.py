@@ -40,6 +40,7 @@ class Request:
     category_id: int | None = None  # only books of this category, ranked inside it
     exclude: frozenset[int] = frozenset()  # books the client already shows, never offered
     diversity: float = 0.0  # 0: best scores first; up to 1: trades score for variety (MMR)
+    after: str | None = None  # the id of a list to continue: its next best books, none repeated
 
 
 @dataclass(frozen=True)

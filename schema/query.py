@@ -91,8 +91,16 @@ class Query:
                 description="0 (default): best scores first; up to 1: more variety, less score."
             ),
         ] = 0.0,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A listId: the next books of that list, never one it has shown."
+            ),
+        ] = None,
     ) -> list[Recommendation]:
-        return await resolve_recommendations(info, first, category_id, exclude_book_ids, diversity)
+        return await resolve_recommendations(
+            info, first, category_id, exclude_book_ids, diversity, after
+        )
 
     @strawberry.field(description="Books most like this one, for anyone.")
     async def similar_books(

@@ -13,7 +13,7 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from db.catalog import BookRow
 from db.errors import DataError
-from recommend import Recommended, Request, Source
+from recommend import Recommended, Request, Served, Source
 from schema.context import Context
 from schema.errors import BadUserInput, Unauthenticated, from_data_error, parse_id
 from schema.pagination import check_first
@@ -32,6 +32,9 @@ class Recommendation:
     score: float
     predicted_stars: float | None
     source: Source
+    list_id: strawberry.ID = strawberry.field(
+        description="The list this pick is on: `recommendations(after: listId)` continues it."
+    )
     because_row: strawberry.Private[BookRow | None]
 
     @strawberry.field(description="The reader's highly rated book most similar to this one.")
@@ -39,15 +42,20 @@ class Recommendation:
         return None if self.because_row is None else Book.from_row(self.because_row)
 
     @classmethod
-    def from_domain(cls, found: Recommended) -> Recommendation:
+    def from_domain(cls, found: Recommended, list_id: str) -> Recommendation:
         pick = found.pick
         return cls(
             book=Book.from_row(found.book, found.categories),
             score=round(pick.score, 6),
             predicted_stars=pick.predicted_stars,
             source=pick.source,
+            list_id=strawberry.ID(list_id),
             because_row=found.because,
         )
+
+    @classmethod
+    def page(cls, served: Served) -> list[Recommendation]:
+        return [cls.from_domain(r, served.list_id) for r in served.items]
 
 
 @strawberry.type
@@ -84,6 +92,7 @@ def recommendation_request(
     category_id: strawberry.ID | None,
     exclude_book_ids: list[strawberry.ID] | None,
     diversity: float = 0.0,
+    after: str | None = None,
 ) -> Request:
     """The GraphQL arguments as the chain's request, checked."""
     excluded = exclude_book_ids or []
@@ -99,7 +108,16 @@ def recommendation_request(
         category_id=None if category_id is None else parse_id(category_id, "category id"),
         exclude=frozenset(parse_id(b, "book id") for b in excluded),
         diversity=diversity,
+        after=_list_id(after),
     )
+
+
+def _list_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not (0 < len(value) <= 64 and value.isascii()):
+        raise BadUserInput("'after' takes a listId from an earlier page of recommendations.")
+    return value
 
 
 async def resolve_recommendations(
@@ -108,9 +126,10 @@ async def resolve_recommendations(
     category_id: strawberry.ID | None = None,
     exclude_book_ids: list[strawberry.ID] | None = None,
     diversity: float = 0.0,
+    after: str | None = None,
 ) -> list[Recommendation]:
     ctx = info.context
-    request = recommendation_request(info, first, category_id, exclude_book_ids, diversity)
+    request = recommendation_request(info, first, category_id, exclude_book_ids, diversity, after)
     viewer = ctx.require_viewer()
     try:
         found = await ctx.services.recommendations.for_reader(
@@ -120,7 +139,7 @@ async def resolve_recommendations(
         raise from_data_error(exc) from None
     if found is None:
         raise Unauthenticated("This account no longer exists; sign in again.")
-    return [Recommendation.from_domain(r) for r in found]
+    return Recommendation.page(found)
 
 
 async def resolve_similar_books(
@@ -135,11 +154,15 @@ async def resolve_similar_books(
     book = parse_id(book_id, "book id")
     try:
         found = await ctx.services.recommendations.similar(
-            book, request, ctx.model(), with_categories=asks_for(info, "categories")
+            book,
+            request,
+            ctx.model(),
+            user_id=ctx.viewer_id(),
+            with_categories=asks_for(info, "categories"),
         )
     except DataError as exc:
         raise from_data_error(exc) from None
-    return [Recommendation.from_domain(r) for r in found]
+    return Recommendation.page(found)
 
 
 def resolve_model_info(info: Info[Context, None]) -> ModelInfo | None:

@@ -11,7 +11,17 @@ from alembic import command
 from db.engine import make_engine
 from db.schema_setup import alembic_config, downgrade, upgrade
 
-TABLES = {"app_user", "book", "book_category", "category", "feedback", "rating", "user_category"}
+TABLES = {
+    "app_user",
+    "book",
+    "book_category",
+    "category",
+    "feedback",
+    "rating",
+    "rec_list",
+    "rec_list_item",
+    "user_category",
+}
 
 
 def _tables(url: str) -> set[str]:
