@@ -18,10 +18,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+Vector = tuple[np.ndarray, float]  # reader factors, reader bias
+
 
 class FoldIn(Protocol):
-    def vector(self, idx: np.ndarray, stars: np.ndarray) -> tuple[np.ndarray, float]:
-        """(reader factors, reader bias) for rated book positions `idx` with `stars`."""
+    def vector(self, idx: np.ndarray, stars: np.ndarray, start: Vector | None = None) -> Vector:
+        """(reader factors, reader bias) for rated book positions `idx` with `stars`;
+        `start`: the reader's trained vector, for a reader whose ratings changed since."""
         ...
 
 
@@ -35,7 +38,8 @@ class RidgeFoldIn:
         self.book_factors = arrays["book_factors"].astype(np.float32)
         self.book_bias = arrays["book_bias"].astype(np.float32)
 
-    def vector(self, idx: np.ndarray, stars: np.ndarray) -> tuple[np.ndarray, float]:
+    def vector(self, idx: np.ndarray, stars: np.ndarray, start: Vector | None = None) -> Vector:
+        """The closed form needs no start: the solution for the current ratings."""
         target = stars - self.global_mean - self.book_bias[idx]
         design = np.hstack([self.book_factors[idx], np.ones((idx.size, 1), np.float32)]).astype(
             np.float64
@@ -134,8 +138,8 @@ class JointFoldIn:
     def objective(self, idx: np.ndarray, stars: np.ndarray) -> JointObjective:
         return JointObjective(self.params, self.arrays, self.projected, idx, stars)
 
-    def vector(self, idx: np.ndarray, stars: np.ndarray) -> tuple[np.ndarray, float]:
-        u0, b = self.ridge.vector(idx, stars)
+    def vector(self, idx: np.ndarray, stars: np.ndarray, start: Vector | None = None) -> Vector:
+        u0, b = start if start is not None else self.ridge.vector(idx, stars)
         objective = self.objective(idx, stars)
         u = u0.astype(np.float64)
         for _ in range(self.steps):

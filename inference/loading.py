@@ -58,6 +58,7 @@ def _expected_shapes(manifest: dict[str, Any], dim: int) -> dict[str, tuple[int,
         "rank_projection": (dim, dim),
         "user_factors": (n_users, dim),
         "user_bias": (n_users,),
+        "user_history_hash": (n_users,),
     }
 
 

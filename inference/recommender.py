@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from artifact import ArtifactError
-from inference.foldin import FoldIn, fold_in_for
+from inference.foldin import FoldIn, Vector, fold_in_for
+from inference.history import history_hash
 from inference.ids import IdIndex
 from inference.loading import OUTPUTS, USER_GRAPH, VECTOR_GRAPH, OpenedArtifact, open_artifact
 from inference.metrics import top_k
 from inference.similarity import BookSimilarity
+from inference.vector_cache import VectorCache
 
 _CELLS_PER_RUN = 1_000_000  # users x books per onnx run when scoring many users
 Ranked = list[tuple[int, float, float]]  # (book id, ranking score, predicted stars), best first
@@ -39,6 +41,10 @@ class Recommender:
             raise ArtifactError(f"{self.path}: fold-in needs array {exc} (not listed)") from None
         low, high = self.manifest["rating_scale"]
         self.rating_scale = (float(low), float(high))
+        self._history_hash = arrays.get("user_history_hash")
+        self._user_factors = arrays.get("user_factors")
+        self._user_bias = arrays.get("user_bias")
+        self.vectors = VectorCache()
 
     @classmethod
     def load(cls, path: str | Path, threads: int = 0) -> Recommender:
@@ -200,6 +206,40 @@ class Recommender:
         best = top_k(scores, k)
         return [(int(self._book_ids[i]), float(scores[i]), float(stars[i])) for i in best]
 
+    # ---------------------------------------------------------------- refreshed readers
+    @property
+    def can_refresh(self) -> bool:
+        """Whether this artifact can tell a changed history and fold one in from the
+        reader's trained vector (older artifacts cannot: their readers keep MODEL)."""
+        return self._history_hash is not None and self._fold_in is not None
+
+    def history_changed(self, user_id: int, rated: Sequence[tuple[int, float]]) -> bool:
+        """Whether a known reader's ratings differ from those the model was trained on."""
+        index = self._users.position(user_id)
+        if index < 0 or self._history_hash is None:
+            return False
+        return _fingerprint(rated) != int(self._history_hash[index])
+
+    def rank_refreshed(
+        self,
+        user_id: int,
+        rated: Sequence[tuple[int, float]],
+        k: int = 10,
+        exclude: Iterable[int] = (),
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
+        """Top-k for a known reader from their current ratings: a fold-in that starts from
+        their trained vector (the same objective, steps from where training left them)."""
+        index = self._users.position(user_id)
+        start: Vector | None = None
+        if index >= 0 and self._user_factors is not None and self._user_bias is not None:
+            start = (self._user_factors[index], float(self._user_bias[index]))
+        folded = self._fold_in_scores(rated, start=start, key=user_id)
+        if folded is None:
+            return self.rank_user(user_id, k, exclude, allowed)
+        excluded = [*exclude, *(int(r[0]) for r in rated)]
+        return self._ranked(folded[0], folded[1], k, excluded, allowed)
+
     # ---------------------------------------------------------------- fold-in
     def _history(self, rated: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
         if not rated:
@@ -210,14 +250,22 @@ class Recommender:
         return idx[idx >= 0], stars[idx >= 0]
 
     def _fold_in_scores(
-        self, rated: Sequence[tuple[int, float]]
+        self,
+        rated: Sequence[tuple[int, float]],
+        start: Vector | None = None,
+        key: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """(scores, stars) over all books for an unseen reader; None if no rated book is known."""
+        """(scores, stars) over all books for a reader given by their ratings; None if no
+        rated book is known. The folded vector is cached by (`key`, the ratings'
+        fingerprint): `key` names the reader whose trained vector `start` is."""
         idx, stars = self._history(rated)
         if idx.size == 0:
             return None
         if self._fold_in is not None:
-            vector, bias = self._fold_in.vector(idx, stars)
+            fold_in = self._fold_in
+            vector, bias = self.vectors.get(
+                (key, _fingerprint(rated)), lambda: fold_in.vector(idx, stars, start)
+            )
             scores, pred = self._run_vector(vector, bias)
             return scores, self._clip(pred)
         # Models without a linear rating head: taste profile in book-embedding space.
@@ -285,3 +333,10 @@ class Recommender:
         self, book_ids: Sequence[int], candidate_book_ids: Sequence[int]
     ) -> list[int | None]:
         return self.similarity.most_similar_each(book_ids, candidate_book_ids)
+
+
+def _fingerprint(rated: Sequence[tuple[int, float]]) -> int:
+    if not rated:
+        return 0
+    pairs = np.asarray(rated, dtype=np.float64).reshape(-1, 2)
+    return history_hash(pairs[:, 0].astype(np.int64), pairs[:, 1])

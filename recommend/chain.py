@@ -113,8 +113,15 @@ def _personal(
         return []
     pool = mmr.pool_size(request.k, request.diversity)
     if model.knows_user(reader.user_id):
-        ranked = model.rank_user(reader.user_id, pool, exclude=excluded, allowed=allowed)
-        source = Source.MODEL
+        if model.can_refresh and model.history_changed(reader.user_id, reader.history):
+            # Rated since the model was trained: the list follows the current ratings.
+            ranked = model.rank_refreshed(
+                reader.user_id, reader.history, pool, exclude=excluded, allowed=allowed
+            )
+            source = Source.REFRESHED
+        else:
+            ranked = model.rank_user(reader.user_id, pool, exclude=excluded, allowed=allowed)
+            source = Source.MODEL
     else:
         rated = [(b, s) for b, s in reader.history if model.knows_book(b)]
         if not rated:

@@ -11,6 +11,7 @@ class Source(Enum):
     """Which step of the recommendation chain produced a pick."""
 
     MODEL = "MODEL"  # the model's own vector for a reader it was trained on
+    REFRESHED = "REFRESHED"  # a reader it was trained on who rated since: their current ratings
     FOLD_IN = "FOLD_IN"  # a vector folded in from the ratings of a reader it never saw
     CATEGORY_POPULAR = "CATEGORY_POPULAR"  # popular books of the reader's chosen categories
     POPULAR = "POPULAR"  # popular books overall

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from artifact import SCHEMA_VERSION, write_manifest
+from inference.history import history_hashes
 from training import data as data_mod
 from training.archs.base import Architecture
 from training.export import check_parity, export_graphs, framework_versions
@@ -71,6 +72,10 @@ def write_artifact(
     arrays = {
         "user_ids": encoded.user_ids.astype(np.int64),
         "book_ids": encoded.book_ids.astype(np.int64),
+        # what each reader's ratings were: serving tells a changed history from this
+        "user_history_hash": history_hashes(
+            encoded.users, encoded.book_ids[encoded.books], encoded.stars, encoded.n_users
+        ),
         **arch.arrays(model),
     }
     for name, values in arrays.items():

@@ -151,6 +151,9 @@ class JointArchitecture(Architecture):
     def arrays(self, model: keras.Model) -> dict[str, np.ndarray]:
         return {
             **super().arrays(model),
+            # the trained readers' own vectors: a refreshed list starts its fold-in from them
+            "user_factors": embedding_matrix(model.user_embedding),
+            "user_bias": embedding_matrix(model.user_bias)[:, 0],
             "book_bias": embedding_matrix(model.book_bias)[:, 0],
             "rank_projection": np.asarray(model.rank_projection.kernel, dtype=np.float32),
             "rank_bias": np.asarray(model.rank_bias, dtype=np.float32),
