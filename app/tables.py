@@ -3,6 +3,7 @@ bookrec prints (evaluation, online metrics, benchmark results)."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +11,8 @@ from typing import Any
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, float):
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        value = float(value)
         if value != value:  # NaN: not measured
             return "-"
         return f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.2f}"
@@ -30,7 +32,7 @@ def text_table(
 
     def fmt(i: int, value: Any) -> str:
         spec = formats[i] if formats is not None and i < len(formats) else None
-        if spec and isinstance(value, float):
+        if spec and isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
             return "-" if value != value else format(value, spec)
         return _cell(value)
 

@@ -53,7 +53,7 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _epochs_by_validation(
+def epochs_by_validation(
     arch: Architecture,
     train_part: pd.DataFrame,
     scale: tuple[float, float],
@@ -109,7 +109,7 @@ def train_frame(
 
     # 1-3: honest holdout numbers through the exported graph.
     train_part, test_part = stratified_split(ratings, TEST_FRACTION, SPLIT_SEED)
-    best_epochs, selection = _epochs_by_validation(spec, train_part, scale, seed, epochs, verbose)
+    best_epochs, selection = epochs_by_validation(spec, train_part, scale, seed, epochs, verbose)
     holdout_data = data_mod.encode(train_part)
     holdout_fit = fit(spec, holdout_data, scale, seed, epochs=best_epochs, verbose=verbose)
     with tempfile.TemporaryDirectory(prefix="bookrec-holdout-") as tmp:
