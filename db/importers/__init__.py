@@ -8,18 +8,28 @@ Rules every importer follows:
   already held by a different book or user is refused; re-importing the same files inserts
   nothing (INSERT ... ON CONFLICT DO NOTHING) and reports every row as skipped;
 - dataset readers become users `goodbooks-<id>` / `movielens-<id>` without a password;
-- stars are stored as half-stars (stars * 2); on PostgreSQL the id sequences are advanced.
+- stars are stored as half-stars (stars * 2); on PostgreSQL the id sequences are advanced;
+- rating files are streamed in chunks of lines (memory stays bounded whatever their size);
+  with `skip_invalid=True` a bad rating line is refused alone instead of the whole import,
+  and every refused line is listed with its reason in a report file (`refused.py`).
+
+The modules, one job each: `errors` and `report` (how an import fails, what it did),
+`reading` and `columns` (strict reading and checking of catalog files), `ratings` (the
+streamed rating files), `writing` and `bulk` (the one transaction, and the fast rating
+inserts per backend), `refused` (the report of refused lines), then one module per dataset.
 """
 
-from db.importers.common import ImportFailed, ImportReport
+from db.importers.errors import ImportFailed
 from db.importers.goodbooks import import_demo, import_goodbooks
-from db.importers.movielens import import_movielens, write_ml100k_from_recbole
+from db.importers.movielens import import_movielens
+from db.importers.refused import default_report_path
+from db.importers.report import ImportReport
 
 __all__ = [
     "ImportFailed",
     "ImportReport",
+    "default_report_path",
     "import_demo",
     "import_goodbooks",
     "import_movielens",
-    "write_ml100k_from_recbole",
 ]

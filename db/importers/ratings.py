@@ -1,0 +1,304 @@
+"""Rating files, streamed: read a chunk of lines at a time, check every line, and hand on the
+good ratings of the chunk with the refused lines (line number, content, reason).
+
+A rating file may hold millions of lines, so it is never held whole: memory stays bounded by
+the chunk size. A chunk of plain numbers (nearly all of them) is parsed by pandas' C parser
+and checked with numpy; a chunk in which anything is off is checked again line by line in
+Python, which finds every bad line and says what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from db.importers.errors import fail
+
+DEFAULT_CHUNK_LINES = 200_000
+# The database's ids are 32-bit integers.
+ID_MAX = 2**31 - 1
+# datetime's range ends in the year 9999.
+TIMESTAMP_MAX = 253_402_300_799
+# What pandas' float parser accepts, so both checks agree on what a number is.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class RatingsFile:
+    """Where a dataset's ratings are and how to read them."""
+
+    path: Path
+    user: str  # column names (from the header, or given by `columns`)
+    book: str
+    rating: str
+    book_label: str  # how messages name a book id ("book_id", "item id")
+    books_file: str  # the catalog file book ids must come from
+    known_books: np.ndarray  # sorted ids of that catalog
+    whole_stars: bool  # 1..5, or 0.5..5 in half steps
+    timestamp: str | None = None  # seconds since 1970; without it a rating is dated now
+    sep: str = ","
+    columns: tuple[str, ...] | None = None  # a file without a header has exactly these
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class Refusal:
+    file: str
+    line: int
+    content: str
+    reason: str
+
+
+@dataclass
+class RatingChunk:
+    """The good ratings of a run of lines (a (reader, book) pair repeated within it keeps
+    its first line), and the lines refused."""
+
+    user_id: np.ndarray  # int64
+    book_id: np.ndarray
+    half_stars: np.ndarray
+    timestamps: np.ndarray | None  # int64 seconds, None when the file has none
+    valid_lines: int  # good lines, counting repeated pairs
+    refused: list[Refusal]
+    bytes_read: int
+
+
+def read_rating_chunks(
+    spec: RatingsFile, chunk_lines: int = DEFAULT_CHUNK_LINES
+) -> Iterator[RatingChunk]:
+    """The file's ratings, `chunk_lines` physical lines at a time (blank lines count)."""
+    with open(spec.path, "rb") as stream:
+        if spec.columns is None:
+            header = stream.readline()
+            names = _header(spec, header.removeprefix(_BOM))
+            first_line = 2
+            bytes_before = len(header)
+        else:
+            names = list(spec.columns)
+            first_line, bytes_before = 1, 0
+        wanted = [spec.user, spec.book, spec.rating] + ([spec.timestamp] if spec.timestamp else [])
+        positions = [names.index(column) for column in wanted]
+        while lines := list(islice(stream, chunk_lines)):
+            if first_line == 1:
+                lines[0] = lines[0].removeprefix(_BOM)
+            chunk = _fast_chunk(spec, lines, positions, len(names))
+            if chunk is None:
+                chunk = _checked_chunk(spec, lines, first_line, positions, len(names))
+            chunk.bytes_read += bytes_before
+            bytes_before = 0
+            first_line += len(lines)
+            yield chunk
+
+
+def _header(spec: RatingsFile, line: bytes) -> list[str]:
+    try:
+        text = line.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise fail(spec.name, 1, f"byte 0x{line[exc.start]:02x} is not valid utf-8 text") from None
+    names = [c.strip() for c in next(csv.reader([text], delimiter=spec.sep), [])]
+    required = [spec.user, spec.book, spec.rating] + ([spec.timestamp] if spec.timestamp else [])
+    missing = [c for c in required if c not in names]
+    if not names or missing:
+        raise fail(
+            spec.name,
+            1,
+            f"missing column(s) {', '.join(missing or required)}; "
+            f"expected a header with {', '.join(required)}",
+        )
+    return names
+
+
+def _fast_chunk(
+    spec: RatingsFile, lines: list[bytes], positions: list[int], expected: int
+) -> RatingChunk | None:
+    """The chunk if every line is a good rating, else None (then `_checked_chunk` says why)."""
+    block = b"".join(lines)
+    if not block.isascii() or b'"' in block:
+        return None
+    raw = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(raw == ord("\n"))
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(block))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    separators = np.concatenate(([0], np.cumsum(raw == ord(spec.sep))))
+    fields = separators[ends] - separators[starts] + 1
+    ends_in_cr = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == ord("\r"))
+    blank = ends - starts - ends_in_cr == 0
+    if np.any(~blank & (fields != expected)):
+        return None
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(block),
+            sep=spec.sep,
+            header=None,
+            names=list(range(expected)),
+            usecols=positions,
+            dtype=dict.fromkeys(positions, np.float64),
+            na_filter=False,
+            skip_blank_lines=True,
+            quoting=csv.QUOTE_NONE,
+            engine="c",
+        )
+    except (ValueError, pd.errors.ParserError):
+        return None
+    if len(frame) != int(np.count_nonzero(~blank)):
+        return None
+    values = [frame[p].to_numpy(dtype=np.float64) for p in positions]
+    users, books, stars = values[0], values[1], values[2]
+    doubled = stars * 2
+    ok = _whole(users, 1, ID_MAX) & _whole(books, 1, ID_MAX)
+    if spec.whole_stars:
+        ok &= (stars == np.round(stars)) & (stars >= 1) & (stars <= 5)
+    else:
+        ok &= (doubled == np.round(doubled)) & (stars >= 0.5) & (stars <= 5)
+    if spec.timestamp:
+        ok &= _whole(values[3], 0, TIMESTAMP_MAX)
+    if not ok.all():
+        return None
+    book_ids = books.astype(np.int64)
+    if not np.isin(book_ids, spec.known_books).all():
+        return None
+    return _chunk(
+        users.astype(np.int64),
+        book_ids,
+        np.round(doubled).astype(np.int64),
+        values[3].astype(np.int64) if spec.timestamp else None,
+        refused=[],
+        bytes_read=len(block),
+    )
+
+
+def _whole(values: np.ndarray, minimum: int, maximum: int) -> np.ndarray:
+    return (
+        np.isfinite(values)
+        & (values == np.round(values))
+        & (values >= minimum)
+        & (values <= maximum)
+    )
+
+
+def _checked_chunk(
+    spec: RatingsFile, lines: list[bytes], first_line: int, positions: list[int], expected: int
+) -> RatingChunk:
+    """Line by line: every bad line refused with the first thing wrong with it."""
+    good: list[tuple[int, ...]] = []
+    refused: list[Refusal] = []
+    known = set(spec.known_books.tolist())
+    for number, raw in enumerate(lines, start=first_line):
+        try:
+            text = raw.decode("utf-8").rstrip("\n").rstrip("\r")
+        except UnicodeDecodeError as exc:
+            content = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+            reason = f"byte 0x{raw[exc.start]:02x} is not valid utf-8 text"
+            refused.append(Refusal(spec.name, number, content, reason))
+            continue
+        if not text:
+            continue
+        checked = _check_line(spec, text, positions, expected, known)
+        if isinstance(checked, str):
+            refused.append(Refusal(spec.name, number, text, checked))
+        else:
+            good.append(checked)
+    columns = np.array(good, dtype=np.int64).reshape(len(good), len(positions))
+    return _chunk(
+        columns[:, 0],
+        columns[:, 1],
+        columns[:, 2],
+        columns[:, 3] if spec.timestamp else None,
+        refused=refused,
+        bytes_read=sum(len(line) for line in lines),
+    )
+
+
+def _check_line(
+    spec: RatingsFile, text: str, positions: list[int], expected: int, known: set[int]
+) -> tuple[int, ...] | str:
+    """(user, book, half-stars[, timestamp]) of a good line, or what is wrong with it."""
+    if '"' in text:
+        try:
+            fields = next(csv.reader([text], delimiter=spec.sep, strict=True))
+        except csv.Error as exc:
+            return f"malformed CSV ({exc})"
+    else:
+        fields = text.split(spec.sep)
+    if len(fields) != expected:
+        return f"expected {expected} fields, found {len(fields)}"
+    user = _integer(fields[positions[0]], spec.user, 1, ID_MAX)
+    if isinstance(user, str):
+        return user
+    book = _integer(fields[positions[1]], spec.book, 1, ID_MAX)
+    if isinstance(book, str):
+        return book
+    half_stars = _half_stars(fields[positions[2]], whole_stars=spec.whole_stars)
+    if isinstance(half_stars, str):
+        return half_stars
+    values: tuple[int, ...] = (user, book, half_stars)
+    if spec.timestamp:
+        stamp = _integer(fields[positions[3]], spec.timestamp, 0, TIMESTAMP_MAX)
+        if isinstance(stamp, str):
+            return stamp
+        values += (stamp,)
+    if book not in known:
+        return f"{spec.book_label} {book} is not in {spec.books_file}"
+    return values
+
+
+def _integer(raw: str, label: str, minimum: int, maximum: int) -> int | str:
+    text = raw.strip()
+    if not text:
+        return f"{label} is empty"
+    value = float(text) if _NUMBER.fullmatch(text) else math.nan
+    if not math.isfinite(value) or value != round(value):
+        return f"{label} '{text}' is not an integer"
+    if value < minimum:
+        return f"{label} '{text}' is less than {minimum}"
+    if value > maximum:
+        return f"{label} '{text}' is greater than {maximum}"
+    return int(value)
+
+
+def _half_stars(raw: str, *, whole_stars: bool) -> int | str:
+    text = raw.strip()
+    value = float(text) if _NUMBER.fullmatch(text) else math.nan
+    if math.isnan(value):
+        return f"rating '{text}' is not a number"
+    if whole_stars:
+        if value == round(value) and 1 <= value <= 5:
+            return int(value) * 2
+        return f"rating '{text}' is not between 1 and 5"
+    if value * 2 == round(value * 2) and 0.5 <= value <= 5:
+        return round(value * 2)
+    return f"rating '{text}' is not between 0.5 and 5 in half steps"
+
+
+def _chunk(
+    users: np.ndarray,
+    books: np.ndarray,
+    half_stars: np.ndarray,
+    timestamps: np.ndarray | None,
+    *,
+    refused: list[Refusal],
+    bytes_read: int,
+) -> RatingChunk:
+    valid = len(users)
+    # A (reader, book) pair repeated in the chunk keeps its first line; across chunks the
+    # database keeps the first one written (ON CONFLICT DO NOTHING).
+    _, first = np.unique(users * (ID_MAX + 1) + books, return_index=True)
+    if len(first) < valid:
+        keep = np.sort(first)
+        users, books, half_stars = users[keep], books[keep], half_stars[keep]
+        timestamps = timestamps[keep] if timestamps is not None else None
+    return RatingChunk(users, books, half_stars, timestamps, valid, refused, bytes_read)
