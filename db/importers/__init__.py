@@ -22,13 +22,11 @@ inserts per backend), `refused` (the report of refused lines), then one module p
 from db.importers.errors import ImportFailed
 from db.importers.goodbooks import import_demo, import_goodbooks
 from db.importers.movielens import import_movielens
-from db.importers.refused import default_report_path
 from db.importers.report import ImportReport
 
 __all__ = [
     "ImportFailed",
     "ImportReport",
-    "default_report_path",
     "import_demo",
     "import_goodbooks",
     "import_movielens",

@@ -48,7 +48,8 @@ class SQLiteRatings:
     def __init__(self, conn: Connection, now: datetime) -> None:
         self._cursor = cast(sqlite3.Cursor, conn.connection.dbapi_connection.cursor())  # type: ignore[union-attr]
         # Timestamps stored exactly as SQLAlchemy stores them for this column.
-        processor = Rating.__table__.c.created_at.type.bind_processor(conn.dialect)  # type: ignore[attr-defined]
+        stamp_type = Rating.__table__.c.created_at.type.dialect_impl(conn.dialect)  # type: ignore[attr-defined]
+        processor = stamp_type.bind_processor(conn.dialect)
         self._stamp: Callable[[datetime], Any] = processor or (lambda value: value)
         self._now = self._stamp(now)
         self._cache_size = self._cursor.execute("PRAGMA cache_size").fetchone()[0]
