@@ -38,14 +38,12 @@ def _import(settings: Settings, args: argparse.Namespace) -> None:
                 if args.source == "goodbooks"
                 else importers.import_movielens
             )
-            report = importer(
-                engine,
-                Path(args.directory),
-                # tqdm draws on a terminal only; in a log file a bar is noise.
-                progress=sys.stderr.isatty(),
+            options = importers.ImportOptions(
                 skip_invalid=args.skip_invalid,
                 refused_report=Path(args.report) if args.report else None,
             )
+            # tqdm draws on a terminal only; in a log file a bar is noise.
+            report = importer(engine, Path(args.directory), sys.stderr.isatty(), options)
     finally:
         engine.dispose()
     print(report.summary())

@@ -23,9 +23,11 @@ from db.importers.errors import ImportFailed
 from db.importers.goodbooks import import_demo, import_goodbooks
 from db.importers.movielens import import_movielens
 from db.importers.report import ImportReport
+from db.importers.writing import ImportOptions
 
 __all__ = [
     "ImportFailed",
+    "ImportOptions",
     "ImportReport",
     "import_demo",
     "import_goodbooks",

@@ -22,14 +22,18 @@ from db.importers.columns import (
     require_unique,
 )
 from db.importers.errors import ImportFailed, fail
-from db.importers.ratings import DEFAULT_CHUNK_LINES, RatingsFile
+from db.importers.ratings import RatingsFile, RatingsLayout
 from db.importers.reading import Table, read_table
 from db.importers.report import ImportReport
 from db.importers.shelves import TOP_SHELVES_PER_BOOK, canonical_shelf, display_name
-from db.importers.writing import CatalogData, ImportOptions, write_catalog
+from db.importers.writing import STRICT, CatalogData, ImportOptions, write_catalog
 
 USER_PREFIX = "goodbooks"
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo_data"
+
+RATINGS = RatingsLayout(
+    "user_id", "book_id", "rating", book_label="book_id", books_file="books.csv", whole_stars=True
+)
 
 _DIGITS = re.compile(r"^(\d+)(?:\.0*)?$")
 
@@ -146,22 +150,6 @@ def _shelves(
     return categories, pairs
 
 
-def _ratings(directory: Path, book_ids: pd.Series) -> RatingsFile | None:
-    path = directory / "ratings.csv"
-    if not path.is_file():
-        return None
-    return RatingsFile(
-        path=path,
-        user="user_id",
-        book="book_id",
-        rating="rating",
-        book_label="book_id",
-        books_file="books.csv",
-        known_books=np.sort(book_ids.to_numpy(dtype=np.int64)),
-        whole_stars=True,
-    )
-
-
 def load_goodbooks(directory: Path, source: str) -> CatalogData:
     table, books, goodreads = _books(directory)
     book_ids = pd.Series(books["id"].to_numpy(dtype=np.int64))
@@ -171,33 +159,28 @@ def load_goodbooks(directory: Path, source: str) -> CatalogData:
         books=books,
         book_lines=table,
         user_prefix=USER_PREFIX,
-        ratings=_ratings(directory, book_ids),
+        ratings=(
+            RatingsFile(directory / "ratings.csv", RATINGS, np.sort(book_ids.to_numpy()))
+            if (directory / "ratings.csv").is_file()
+            else None
+        ),
         categories=categories,
         book_categories=pairs,
     )
 
 
 def import_goodbooks(
-    engine: Engine,
-    directory: Path,
-    progress: bool = True,
-    *,
-    skip_invalid: bool = False,
-    refused_report: Path | None = None,
-    chunk_lines: int = DEFAULT_CHUNK_LINES,
+    engine: Engine, directory: Path, progress: bool = True, options: ImportOptions = STRICT
 ) -> ImportReport:
-    """Import a goodbooks-10k directory; see the package docstring for the rules.
-
-    With `skip_invalid`, bad lines of ratings.csv are refused one by one and listed with
-    their reasons in `refused_report` (default: `default_report_path`)."""
+    """Import a goodbooks-10k directory; see the package docstring for the rules, and
+    `ImportOptions` for refusing bad rating lines one by one instead of the whole file."""
     started = time.perf_counter()
     data = load_goodbooks(Path(directory), source=f"goodbooks ({Path(directory).name})")
-    options = ImportOptions(progress, skip_invalid, refused_report, chunk_lines)
-    return write_catalog(engine, data, options, started=started)
+    return write_catalog(engine, data, progress=progress, options=options, started=started)
 
 
 def import_demo(engine: Engine, progress: bool = True) -> ImportReport:
     """Import the demo catalog shipped in `db/demo_data/` (goodbooks layout)."""
     started = time.perf_counter()
     data = load_goodbooks(DEMO_DIR, source="demo data")
-    return write_catalog(engine, data, ImportOptions(progress=progress), started=started)
+    return write_catalog(engine, data, progress=progress, options=STRICT, started=started)

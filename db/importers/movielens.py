@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 
 from db.importers.columns import CATEGORY_MAX, check_titles, int_column, require_unique
 from db.importers.errors import ImportFailed, fail
-from db.importers.ratings import DEFAULT_CHUNK_LINES, RatingsFile
+from db.importers.ratings import RatingsFile, RatingsLayout
 from db.importers.reading import Table, read_table
 from db.importers.report import ImportReport
-from db.importers.writing import CatalogData, ImportOptions, write_catalog
+from db.importers.writing import STRICT, CatalogData, ImportOptions, write_catalog
 
 USER_PREFIX = "movielens"
 ML100K_GENRES = (
@@ -27,6 +27,15 @@ ML100K_GENRES = (
 # Placeholders, not genres: such movies get no category.
 NO_GENRE = {"unknown", "(no genres listed)", ""}
 ML100K_FIXED_COLUMNS = ("movie_id", "title", "release_date", "video_release_date", "imdb_url")
+
+ML100K_RATINGS = RatingsLayout(
+    "user_id", "item_id", "rating", book_label="item id", books_file="u.item", whole_stars=True,
+    timestamp="timestamp", sep="\t", columns=("user_id", "item_id", "rating", "timestamp"),
+)  # fmt: skip
+LATEST_RATINGS = RatingsLayout(
+    "userId", "movieId", "rating", book_label="movieId", books_file="movies.csv",
+    whole_stars=False, timestamp="timestamp",
+)  # fmt: skip
 
 _TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*$")
 _DATE_YEAR = re.compile(r"(\d{4})\s*$")
@@ -128,19 +137,7 @@ def load_ml100k(directory: Path) -> CatalogData:
         book_ids, [[genres[j] for j in np.flatnonzero(row)] for row in flag_values]
     )
 
-    ratings = RatingsFile(
-        path=directory / "u.data",
-        user="user_id",
-        book="item_id",
-        rating="rating",
-        timestamp="timestamp",
-        book_label="item id",
-        books_file="u.item",
-        known_books=np.sort(ids.to_numpy(dtype=np.int64)),
-        whole_stars=True,
-        sep="\t",
-        columns=("user_id", "item_id", "rating", "timestamp"),
-    )
+    ratings = RatingsFile(directory / "u.data", ML100K_RATINGS, np.sort(ids.to_numpy(np.int64)))
     return _catalog("MovieLens 100K", books, items, ratings, categories, pairs)
 
 
@@ -161,15 +158,7 @@ def load_latest(directory: Path) -> CatalogData:
     )
 
     ratings = RatingsFile(
-        path=directory / "ratings.csv",
-        user="userId",
-        book="movieId",
-        rating="rating",
-        timestamp="timestamp",
-        book_label="movieId",
-        books_file="movies.csv",
-        known_books=np.sort(ids.to_numpy(dtype=np.int64)),
-        whole_stars=False,
+        directory / "ratings.csv", LATEST_RATINGS, np.sort(ids.to_numpy(np.int64))
     )
     return _catalog("MovieLens (ml-latest-small layout)", books, movies, ratings, categories, pairs)
 
@@ -206,19 +195,10 @@ def load_movielens(directory: Path) -> CatalogData:
 
 
 def import_movielens(
-    engine: Engine,
-    directory: Path,
-    progress: bool = True,
-    *,
-    skip_invalid: bool = False,
-    refused_report: Path | None = None,
-    chunk_lines: int = DEFAULT_CHUNK_LINES,
+    engine: Engine, directory: Path, progress: bool = True, options: ImportOptions = STRICT
 ) -> ImportReport:
-    """Import a MovieLens directory (ML-100K or ml-latest-small layout).
-
-    With `skip_invalid`, bad lines of the ratings file (u.data, ratings.csv) are refused one
-    by one and listed with their reasons in `refused_report` (default: `default_report_path`)."""
+    """Import a MovieLens directory (ML-100K or ml-latest-small layout); see `ImportOptions`
+    for refusing bad lines of its rating file (u.data, ratings.csv) one by one."""
     started = time.perf_counter()
     data = load_movielens(Path(directory))
-    options = ImportOptions(progress, skip_invalid, refused_report, chunk_lines)
-    return write_catalog(engine, data, options, started=started)
+    return write_catalog(engine, data, progress=progress, options=options, started=started)

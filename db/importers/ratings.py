@@ -34,20 +34,32 @@ _BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
-class RatingsFile:
-    """Where a dataset's ratings are and how to read them."""
+class RatingsLayout:
+    """How a dataset writes its ratings."""
 
-    path: Path
     user: str  # column names (from the header, or given by `columns`)
     book: str
     rating: str
     book_label: str  # how messages name a book id ("book_id", "item id")
     books_file: str  # the catalog file book ids must come from
-    known_books: np.ndarray  # sorted ids of that catalog
     whole_stars: bool  # 1..5, or 0.5..5 in half steps
     timestamp: str | None = None  # seconds since 1970; without it a rating is dated now
     sep: str = ","
     columns: tuple[str, ...] | None = None  # a file without a header has exactly these
+
+    @property
+    def read(self) -> list[str]:
+        """The columns read, in the order every chunk's values come in."""
+        return [self.user, self.book, self.rating] + ([self.timestamp] if self.timestamp else [])
+
+
+@dataclass(frozen=True)
+class RatingsFile:
+    """A dataset's rating file, and the ids of the catalog its books must come from."""
+
+    path: Path
+    layout: RatingsLayout
+    known_books: np.ndarray  # sorted
 
     @property
     def name(self) -> str:
@@ -81,16 +93,15 @@ def read_rating_chunks(
 ) -> Iterator[RatingChunk]:
     """The file's ratings, `chunk_lines` physical lines at a time (blank lines count)."""
     with open(spec.path, "rb") as stream:
-        if spec.columns is None:
+        if spec.layout.columns is None:
             header = stream.readline()
             names = _header(spec, header.removeprefix(_BOM))
             first_line = 2
             bytes_before = len(header)
         else:
-            names = list(spec.columns)
+            names = list(spec.layout.columns)
             first_line, bytes_before = 1, 0
-        wanted = [spec.user, spec.book, spec.rating] + ([spec.timestamp] if spec.timestamp else [])
-        positions = [names.index(column) for column in wanted]
+        positions = [names.index(column) for column in spec.layout.read]
         while lines := list(islice(stream, chunk_lines)):
             if first_line == 1:
                 lines[0] = lines[0].removeprefix(_BOM)
@@ -108,8 +119,8 @@ def _header(spec: RatingsFile, line: bytes) -> list[str]:
         text = line.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as exc:
         raise fail(spec.name, 1, f"byte 0x{line[exc.start]:02x} is not valid utf-8 text") from None
-    names = [c.strip() for c in next(csv.reader([text], delimiter=spec.sep), [])]
-    required = [spec.user, spec.book, spec.rating] + ([spec.timestamp] if spec.timestamp else [])
+    names = [c.strip() for c in next(csv.reader([text], delimiter=spec.layout.sep), [])]
+    required = spec.layout.read
     missing = [c for c in required if c not in names]
     if not names or missing:
         raise fail(
@@ -133,7 +144,7 @@ def _fast_chunk(
     if not block.endswith(b"\n"):
         ends = np.append(ends, len(block))
     starts = np.concatenate(([0], ends[:-1] + 1))
-    separators = np.concatenate(([0], np.cumsum(raw == ord(spec.sep))))
+    separators = np.concatenate(([0], np.cumsum(raw == ord(spec.layout.sep))))
     fields = separators[ends] - separators[starts] + 1
     ends_in_cr = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == ord("\r"))
     blank = ends - starts - ends_in_cr == 0
@@ -142,7 +153,7 @@ def _fast_chunk(
     try:
         frame = pd.read_csv(
             io.BytesIO(block),
-            sep=spec.sep,
+            sep=spec.layout.sep,
             header=None,
             names=list(range(expected)),
             usecols=positions,
@@ -160,11 +171,11 @@ def _fast_chunk(
     users, books, stars = values[0], values[1], values[2]
     doubled = stars * 2
     ok = _whole(users, 1, ID_MAX) & _whole(books, 1, ID_MAX)
-    if spec.whole_stars:
+    if spec.layout.whole_stars:
         ok &= (stars == np.round(stars)) & (stars >= 1) & (stars <= 5)
     else:
         ok &= (doubled == np.round(doubled)) & (stars >= 0.5) & (stars <= 5)
-    if spec.timestamp:
+    if spec.layout.timestamp:
         ok &= _whole(values[3], 0, TIMESTAMP_MAX)
     if not ok.all():
         return None
@@ -175,7 +186,7 @@ def _fast_chunk(
         users.astype(np.int64),
         book_ids,
         np.round(doubled).astype(np.int64),
-        values[3].astype(np.int64) if spec.timestamp else None,
+        values[3].astype(np.int64) if spec.layout.timestamp else None,
         refused=[],
         bytes_read=len(block),
     )
@@ -217,7 +228,7 @@ def _checked_chunk(
         columns[:, 0],
         columns[:, 1],
         columns[:, 2],
-        columns[:, 3] if spec.timestamp else None,
+        columns[:, 3] if spec.layout.timestamp else None,
         refused=refused,
         bytes_read=sum(len(line) for line in lines),
     )
@@ -229,30 +240,30 @@ def _check_line(
     """(user, book, half-stars[, timestamp]) of a good line, or what is wrong with it."""
     if '"' in text:
         try:
-            fields = next(csv.reader([text], delimiter=spec.sep, strict=True))
+            fields = next(csv.reader([text], delimiter=spec.layout.sep, strict=True))
         except csv.Error as exc:
             return f"malformed CSV ({exc})"
     else:
-        fields = text.split(spec.sep)
+        fields = text.split(spec.layout.sep)
     if len(fields) != expected:
         return f"expected {expected} fields, found {len(fields)}"
-    user = _integer(fields[positions[0]], spec.user, 1, ID_MAX)
+    user = _integer(fields[positions[0]], spec.layout.user, 1, ID_MAX)
     if isinstance(user, str):
         return user
-    book = _integer(fields[positions[1]], spec.book, 1, ID_MAX)
+    book = _integer(fields[positions[1]], spec.layout.book, 1, ID_MAX)
     if isinstance(book, str):
         return book
-    half_stars = _half_stars(fields[positions[2]], whole_stars=spec.whole_stars)
+    half_stars = _half_stars(fields[positions[2]], whole_stars=spec.layout.whole_stars)
     if isinstance(half_stars, str):
         return half_stars
     values: tuple[int, ...] = (user, book, half_stars)
-    if spec.timestamp:
-        stamp = _integer(fields[positions[3]], spec.timestamp, 0, TIMESTAMP_MAX)
+    if spec.layout.timestamp:
+        stamp = _integer(fields[positions[3]], spec.layout.timestamp, 0, TIMESTAMP_MAX)
         if isinstance(stamp, str):
             return stamp
         values += (stamp,)
     if book not in known:
-        return f"{spec.book_label} {book} is not in {spec.books_file}"
+        return f"{spec.layout.book_label} {book} is not in {spec.layout.books_file}"
     return values
 
 

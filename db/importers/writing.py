@@ -57,15 +57,20 @@ class CatalogData:
 
 @dataclass(frozen=True)
 class ImportOptions:
-    progress: bool = True
-    # Refuse bad rating lines one by one (listed in `refused_report`) instead of the file.
+    """What to do with bad rating lines, and how many lines to read at a time."""
+
+    # Refuse bad rating lines one by one, each listed with its reason in `refused_report`
+    # (default: `default_report_path`), instead of refusing the whole import.
     skip_invalid: bool = False
     refused_report: Path | None = None
     chunk_lines: int = DEFAULT_CHUNK_LINES
 
 
+STRICT = ImportOptions()
+
+
 def write_catalog(
-    engine: Engine, data: CatalogData, options: ImportOptions, *, started: float
+    engine: Engine, data: CatalogData, *, progress: bool, options: ImportOptions, started: float
 ) -> ImportReport:
     now = datetime.now(UTC)
     report = ImportReport(source=data.source)
@@ -95,7 +100,7 @@ def write_catalog(
                     unit_scale=True,
                     unit_divisor=1024,
                     file=sys.stderr,
-                    disable=not options.progress,
+                    disable=not progress,
                 )
             )
             writer = rating_writer(conn, now)

@@ -1,7 +1,7 @@
 """Rating files streamed in chunks: the strict default (one bad line, even deep in the file,
 refuses the import and writes nothing), `skip_invalid` and its report of refused lines, chunk
 boundaries, re-imports. On SQLite and PostgreSQL (the `engine` fixture of tests/conftest.py).
-Small chunks (`chunk_lines`) stand in for the 200,000-line chunks of a real import."""
+Small chunks (`ImportOptions.chunk_lines`) stand in for the 200,000-line chunks of a real import."""
 
 from __future__ import annotations
 
@@ -14,11 +14,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from app.cli import main
-from db.importers import ImportFailed, import_goodbooks, import_movielens
+from db.importers import ImportFailed, ImportOptions, import_goodbooks, import_movielens
 
 TABLES = ("book", "category", "book_category", "app_user", "rating")
 BOOKS = 50
 CHUNK = 100  # lines per chunk in these tests
+SMALL_CHUNKS = ImportOptions(chunk_lines=CHUNK)
+
+
+def skipping(report: Path, lines: int = CHUNK) -> ImportOptions:
+    return ImportOptions(skip_invalid=True, refused_report=report, chunk_lines=lines)
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -106,7 +111,7 @@ def test_one_bad_line_deep_in_the_file_refuses_everything(engine: Engine, tmp_pa
         ImportFailed, match=r"^ratings\.csv line 4999: rating '7' is not between 1 and 5$"
     ):
         import_goodbooks(
-            engine, goodbooks(tmp_path / "b", lines), progress=False, chunk_lines=CHUNK
+            engine, goodbooks(tmp_path / "b", lines), progress=False, options=SMALL_CHUNKS
         )
 
     assert counts(engine) == before
@@ -116,7 +121,7 @@ def test_one_bad_line_deep_in_the_file_refuses_everything(engine: Engine, tmp_pa
 def test_strict_reports_the_first_bad_line_of_several(engine: Engine, tmp_path: Path) -> None:
     lines = with_bad_lines(1_000, {450: "1,1,0", 451: "x,1,1", 960: "3,4"})
     with pytest.raises(ImportFailed, match=r"^ratings\.csv line 450: rating '0' is not between"):
-        import_goodbooks(engine, goodbooks(tmp_path, lines), progress=False, chunk_lines=CHUNK)
+        import_goodbooks(engine, goodbooks(tmp_path, lines), progress=False, options=SMALL_CHUNKS)
     assert counts(engine) == dict.fromkeys(TABLES, 0)
 
 
@@ -136,9 +141,7 @@ def test_skip_invalid_imports_the_good_lines_and_lists_every_bad_one(
         engine,
         goodbooks(tmp_path, lines),
         progress=False,
-        skip_invalid=True,
-        refused_report=report,
-        chunk_lines=CHUNK,
+        options=skipping(report),
     )
 
     assert stored_ratings(engine) == expected(lines)
@@ -180,7 +183,7 @@ def test_bad_line_at_a_chunk_boundary(engine: Engine, tmp_path: Path, bad_line: 
     directory = goodbooks(tmp_path, lines)
 
     with pytest.raises(ImportFailed, match=rf"^ratings\.csv line {bad_line}: rating '6'"):
-        import_goodbooks(engine, directory, progress=False, chunk_lines=CHUNK)
+        import_goodbooks(engine, directory, progress=False, options=SMALL_CHUNKS)
     assert counts(engine)["rating"] == 0
 
     report = tmp_path / "refused.csv"
@@ -188,9 +191,7 @@ def test_bad_line_at_a_chunk_boundary(engine: Engine, tmp_path: Path, bad_line: 
         engine,
         directory,
         progress=False,
-        skip_invalid=True,
-        refused_report=report,
-        chunk_lines=CHUNK,
+        options=skipping(report),
     )
     assert result.ratings_inserted == 499
     assert stored_ratings(engine) == expected(lines)
@@ -204,8 +205,7 @@ def test_blank_lines_and_crlf_keep_their_line_numbers(engine: Engine, tmp_path: 
     lines[120:120] = ["", "", "2,2,x\r"]  # blank lines 122 and 123, the bad line is 124
     report = tmp_path / "refused.csv"
     result = import_goodbooks(
-        engine, goodbooks(tmp_path, lines), progress=False, skip_invalid=True,
-        refused_report=report, chunk_lines=CHUNK,
+        engine, goodbooks(tmp_path, lines), progress=False, options=skipping(report),
     )  # fmt: skip
     assert result.ratings_inserted == 250
     assert refused_rows(report) == [("ratings.csv", 124, "rating 'x' is not a number", "2,2,x")]
@@ -215,7 +215,9 @@ def test_a_pair_repeated_across_chunks_keeps_its_first_line(engine: Engine, tmp_
     lines: list[str | bytes] = [good_line(i) for i in range(300)]
     lines.append("1,1,1")  # reader 1 rated book 1 on line 2 (stars 1) ... and here again
     lines.insert(0, "1,1,4")  # now line 2: the first line of the pair
-    result = import_goodbooks(engine, goodbooks(tmp_path, lines), progress=False, chunk_lines=CHUNK)
+    result = import_goodbooks(
+        engine, goodbooks(tmp_path, lines), progress=False, options=SMALL_CHUNKS
+    )
     with engine.connect() as conn:
         stars = conn.execute(
             sa.text("SELECT half_stars FROM rating WHERE user_id = 1 AND book_id = 1")
@@ -228,11 +230,10 @@ def test_a_pair_repeated_across_chunks_keeps_its_first_line(engine: Engine, tmp_
 def test_reimport_with_skip_invalid_changes_nothing(engine: Engine, tmp_path: Path) -> None:
     lines = with_bad_lines(700, {150: "1,1,9", 650: "nonsense"})
     directory = goodbooks(tmp_path, lines)
-    options = {"progress": False, "skip_invalid": True, "chunk_lines": CHUNK}
-    first = import_goodbooks(engine, directory, refused_report=tmp_path / "1.csv", **options)
+    first = import_goodbooks(engine, directory, False, skipping(tmp_path / "1.csv"))
     after_first = counts(engine)
 
-    second = import_goodbooks(engine, directory, refused_report=tmp_path / "2.csv", **options)
+    second = import_goodbooks(engine, directory, False, skipping(tmp_path / "2.csv"))
 
     assert counts(engine) == after_first
     assert (second.books_inserted, second.users_inserted, second.ratings_inserted) == (0, 0, 0)
@@ -254,8 +255,7 @@ def test_a_failed_import_removes_its_report(engine: Engine, tmp_path: Path) -> N
     lines = with_bad_lines(300, {5: "1,1,9"})
     with pytest.raises(ImportFailed, match=r"user id 3 is already 'eve'"):
         import_goodbooks(
-            engine, goodbooks(tmp_path, lines), progress=False, skip_invalid=True,
-            refused_report=report, chunk_lines=CHUNK,
+            engine, goodbooks(tmp_path, lines), progress=False, options=skipping(report),
         )  # fmt: skip
     assert counts(engine) == {**dict.fromkeys(TABLES, 0), "app_user": 1}
     assert not report.exists()
@@ -273,7 +273,7 @@ def test_movielens_timestamps_and_skip_invalid(engine: Engine, tmp_path: Path) -
     )
     report = tmp_path / "refused.csv"
     result = import_movielens(
-        engine, directory, progress=False, skip_invalid=True, refused_report=report
+        engine, directory, progress=False, options=skipping(report, lines=100_000)
     )
 
     assert stored_ratings(engine) == {(1, 1, 9), (2, 1, 1)}
@@ -294,9 +294,9 @@ def test_progress_bar_only_when_asked(
     engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     directory = goodbooks(tmp_path, [good_line(i) for i in range(300)])
-    import_goodbooks(engine, directory, progress=False, chunk_lines=CHUNK)
+    import_goodbooks(engine, directory, progress=False, options=SMALL_CHUNKS)
     assert capsys.readouterr().err == ""
-    import_goodbooks(engine, directory, progress=True, chunk_lines=CHUNK)
+    import_goodbooks(engine, directory, progress=True, options=SMALL_CHUNKS)
     err = capsys.readouterr().err
     assert "ratings.csv" in err and "300 ratings" in err
 
