@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -42,6 +41,10 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c  # noqa: E402  (machine and load lines shared by the benchmarks)
+
 BOOKREC = Path(sys.executable).parent / "bookrec"
 # The shared data folder sits beside the main checkout (and two levels up from a worktree).
 REAL_BOOKS = (
@@ -194,22 +197,6 @@ def drop_postgres_database(server_url: str, name: str) -> None:
 # --------------------------------------------------------------------------- report
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ratings", type=int, default=6_000_000)
@@ -226,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     readers = min(args.readers, max(1000, n // 20)) if args.quick else args.readers
 
     directory = dataset(args.cache, args.books, n, readers, args.seed, args.bad_lines)
-    print(f"{machine()}; load average before: {load()}", flush=True)
+    print("\n".join(c.machine_info()), flush=True)
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bookrec-import-bench-") as tmp:
         runs.append(
@@ -241,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             drop_postgres_database(args.database_url, name)
 
-    print(f"\n{n:,} ratings by {readers:,} readers, {args.bad_lines:,} bad lines; {machine()}")
+    print(f"\n{n:,} ratings by {readers:,} readers, {args.bad_lines:,} bad lines")
     print(
         f"{'backend':12s} {'wall s':>8s} {'ratings/s':>11s} {'peak RSS MB':>12s} {'inserted':>11s} {'refused':>8s}"
     )
@@ -250,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.backend:12s} {r.seconds:8.1f} {r.inserted / r.seconds:11,.0f} "
             f"{r.peak_rss_mb:12,.0f} {r.inserted:11,} {r.refused:8,}"
         )
-    print(f"load average after: {load()}")
+    one, five, _ = os.getloadavg()
+    print(f"load average after: {one:.2f} (1 min), {five:.2f} (5 min), the imports' own included")
     expected = n - args.bad_lines
     failed = [r.backend for r in runs if not r.ok or r.inserted != expected]
     if failed:
