@@ -20,10 +20,11 @@ from sqlalchemy.engine import Connection
 from db.importers.ratings import RatingChunk
 from db.models import Rating
 
-# SQLite page cache for the import's connection, in KiB (negative = KiB in PRAGMA terms):
-# the rating indexes are written in random book order, and a page that stays cached is not
-# read back from the file. Restored afterwards.
-SQLITE_CACHE_KIB = 256 * 1024
+# SQLite page cache of the import's connection, in KiB, restored afterwards: the rating
+# indexes are written in random book order, and a page that stays cached is not read back.
+# Measured on 6M goodbooks ratings (2 shared cores, load ~6.7): SQLite's default 2 MiB
+# 132 s / 273 MB peak RSS, 64 MiB 91 s / 351 MB, 256 MiB 86 s / 562 MB.
+SQLITE_CACHE_KIB = 64 * 1024
 
 
 class RatingWriter(Protocol):

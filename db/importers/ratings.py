@@ -3,8 +3,9 @@ good ratings of the chunk with the refused lines (line number, content, reason).
 
 A rating file may hold millions of lines, so it is never held whole: memory stays bounded by
 the chunk size. A chunk of plain numbers (nearly all of them) is parsed by pandas' C parser
-and checked with numpy; a chunk in which anything is off is checked again line by line in
-Python, which finds every bad line and says what is wrong with it.
+and checked with numpy; a chunk in which anything is off is halved until the part holding
+the bad line is short, and that part is checked line by line in Python, which finds every
+bad line and says what is wrong with it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import pandas as pd
 from db.importers.errors import fail
 
 DEFAULT_CHUNK_LINES = 200_000
+# Lines checked one by one once halving has narrowed a bad line down to a run this short.
+CHECKED_LINES = 2_000
 # The database's ids are 32-bit integers.
 ID_MAX = 2**31 - 1
 # datetime's range ends in the year 9999.
@@ -105,13 +108,32 @@ def read_rating_chunks(
         while lines := list(islice(stream, chunk_lines)):
             if first_line == 1:
                 lines[0] = lines[0].removeprefix(_BOM)
-            chunk = _fast_chunk(spec, lines, positions, len(names))
-            if chunk is None:
-                chunk = _checked_chunk(spec, lines, first_line, positions, len(names))
-            chunk.bytes_read += bytes_before
+            values, refused = _parse(spec, lines, first_line, positions, len(names))
+            yield _chunk(
+                values,
+                has_timestamps=spec.layout.timestamp is not None,
+                refused=refused,
+                bytes_read=bytes_before + sum(len(line) for line in lines),
+            )
             bytes_before = 0
             first_line += len(lines)
-            yield chunk
+
+
+def _parse(
+    spec: RatingsFile, lines: list[bytes], first_line: int, positions: list[int], expected: int
+) -> tuple[np.ndarray, list[Refusal]]:
+    """The good lines' values (one row each, in file order) and the refused lines. A run of
+    lines with something off is halved until the halves are small, so that only the lines
+    near a bad one are checked one by one in Python."""
+    values = _fast_values(spec, lines, positions, expected)
+    if values is not None:
+        return values, []
+    if len(lines) <= CHECKED_LINES:
+        return _checked_values(spec, lines, first_line, positions, expected)
+    half = len(lines) // 2
+    head, head_refused = _parse(spec, lines[:half], first_line, positions, expected)
+    tail, tail_refused = _parse(spec, lines[half:], first_line + half, positions, expected)
+    return np.concatenate([head, tail]), head_refused + tail_refused
 
 
 def _header(spec: RatingsFile, line: bytes) -> list[str]:
@@ -132,10 +154,10 @@ def _header(spec: RatingsFile, line: bytes) -> list[str]:
     return names
 
 
-def _fast_chunk(
+def _fast_values(
     spec: RatingsFile, lines: list[bytes], positions: list[int], expected: int
-) -> RatingChunk | None:
-    """The chunk if every line is a good rating, else None (then `_checked_chunk` says why)."""
+) -> np.ndarray | None:
+    """The values if every line is a good rating, else None (`_checked_values` says why)."""
     block = b"".join(lines)
     if not block.isascii() or b'"' in block:
         return None
@@ -179,17 +201,10 @@ def _fast_chunk(
         ok &= _whole(values[3], 0, TIMESTAMP_MAX)
     if not ok.all():
         return None
-    book_ids = books.astype(np.int64)
-    if not np.isin(book_ids, spec.known_books).all():
+    if not np.isin(books.astype(np.int64), spec.known_books).all():
         return None
-    return _chunk(
-        users.astype(np.int64),
-        book_ids,
-        np.round(doubled).astype(np.int64),
-        values[3].astype(np.int64) if spec.layout.timestamp else None,
-        refused=[],
-        bytes_read=len(block),
-    )
+    values[2] = doubled
+    return np.column_stack(values).astype(np.int64)
 
 
 def _whole(values: np.ndarray, minimum: int, maximum: int) -> np.ndarray:
@@ -201,9 +216,9 @@ def _whole(values: np.ndarray, minimum: int, maximum: int) -> np.ndarray:
     )
 
 
-def _checked_chunk(
+def _checked_values(
     spec: RatingsFile, lines: list[bytes], first_line: int, positions: list[int], expected: int
-) -> RatingChunk:
+) -> tuple[np.ndarray, list[Refusal]]:
     """Line by line: every bad line refused with the first thing wrong with it."""
     good: list[tuple[int, ...]] = []
     refused: list[Refusal] = []
@@ -223,15 +238,7 @@ def _checked_chunk(
             refused.append(Refusal(spec.name, number, text, checked))
         else:
             good.append(checked)
-    columns = np.array(good, dtype=np.int64).reshape(len(good), len(positions))
-    return _chunk(
-        columns[:, 0],
-        columns[:, 1],
-        columns[:, 2],
-        columns[:, 3] if spec.layout.timestamp else None,
-        refused=refused,
-        bytes_read=sum(len(line) for line in lines),
-    )
+    return np.array(good, dtype=np.int64).reshape(len(good), len(positions)), refused
 
 
 def _check_line(
@@ -296,20 +303,19 @@ def _half_stars(raw: str, *, whole_stars: bool) -> int | str:
 
 
 def _chunk(
-    users: np.ndarray,
-    books: np.ndarray,
-    half_stars: np.ndarray,
-    timestamps: np.ndarray | None,
-    *,
-    refused: list[Refusal],
-    bytes_read: int,
+    values: np.ndarray, *, has_timestamps: bool, refused: list[Refusal], bytes_read: int
 ) -> RatingChunk:
-    valid = len(users)
+    users, books = values[:, 0], values[:, 1]
     # A (reader, book) pair repeated in the chunk keeps its first line; across chunks the
     # database keeps the first one written (ON CONFLICT DO NOTHING).
     _, first = np.unique(users * (ID_MAX + 1) + books, return_index=True)
-    if len(first) < valid:
-        keep = np.sort(first)
-        users, books, half_stars = users[keep], books[keep], half_stars[keep]
-        timestamps = timestamps[keep] if timestamps is not None else None
-    return RatingChunk(users, books, half_stars, timestamps, valid, refused, bytes_read)
+    kept = values[np.sort(first)] if len(first) < len(values) else values
+    return RatingChunk(
+        user_id=kept[:, 0],
+        book_id=kept[:, 1],
+        half_stars=kept[:, 2],
+        timestamps=kept[:, 3] if has_timestamps else None,
+        valid_lines=len(values),
+        refused=refused,
+        bytes_read=bytes_read,
+    )

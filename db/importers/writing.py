@@ -104,6 +104,7 @@ def write_catalog(
                 )
             )
             writer = rating_writer(conn, now)
+            stack.callback(writer.close)  # also on failure: the connection goes back to a pool
             for chunk in read_rating_chunks(data.ratings, options.chunk_lines):
                 if chunk.refused and refused is None:
                     first = chunk.refused[0]
@@ -118,7 +119,6 @@ def write_catalog(
                 offered += chunk.valid_lines
                 bar.update(chunk.bytes_read)
                 bar.set_postfix_str(f"{offered:,} ratings", refresh=False)
-            writer.close()
 
         advance_sequences(conn)
         after = {t.name: _count(conn, t) for t in TABLES}

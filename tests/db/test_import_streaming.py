@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from app.cli import main
-from db.importers import ImportFailed, ImportOptions, import_goodbooks, import_movielens
+from db.importers import ImportFailed, ImportOptions, import_goodbooks, import_movielens, ratings
 
 TABLES = ("book", "category", "book_category", "app_user", "rating")
 BOOKS = 50
@@ -24,6 +24,14 @@ SMALL_CHUNKS = ImportOptions(chunk_lines=CHUNK)
 
 def skipping(report: Path, lines: int = CHUNK) -> ImportOptions:
     return ImportOptions(skip_invalid=True, refused_report=report, chunk_lines=lines)
+
+
+@pytest.fixture(params=["whole-chunk", "halved"])
+def narrowing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk with a bad line is checked line by line whole, or halved down to 7 lines first
+    (as a real 200,000-line chunk is halved down to ratings.CHECKED_LINES)."""
+    if request.param == "halved":
+        monkeypatch.setattr(ratings, "CHECKED_LINES", 7)
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -118,6 +126,7 @@ def test_one_bad_line_deep_in_the_file_refuses_everything(engine: Engine, tmp_pa
     assert not list(Path.cwd().glob("bookrec-refused-*"))  # strict mode writes no report
 
 
+@pytest.mark.usefixtures("narrowing")
 def test_strict_reports_the_first_bad_line_of_several(engine: Engine, tmp_path: Path) -> None:
     lines = with_bad_lines(1_000, {450: "1,1,0", 451: "x,1,1", 960: "3,4"})
     with pytest.raises(ImportFailed, match=r"^ratings\.csv line 450: rating '0' is not between"):
@@ -128,6 +137,7 @@ def test_strict_reports_the_first_bad_line_of_several(engine: Engine, tmp_path: 
 # --------------------------------------------------------------------------- skip_invalid
 
 
+@pytest.mark.usefixtures("narrowing")
 def test_skip_invalid_imports_the_good_lines_and_lists_every_bad_one(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -177,6 +187,7 @@ def test_skip_invalid_imports_the_good_lines_and_lists_every_bad_one(
         "last",
     ],
 )
+@pytest.mark.usefixtures("narrowing")
 def test_bad_line_at_a_chunk_boundary(engine: Engine, tmp_path: Path, bad_line: int) -> None:
     # Chunks after the header: lines 2..101, 102..201, ...; 500 lines in all, the last is 501.
     lines = with_bad_lines(499, {bad_line: "1,1,6"})

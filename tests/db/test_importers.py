@@ -556,6 +556,9 @@ def test_failure_while_writing_rolls_everything_back(
         def write(self, chunk):  # type: ignore[no-untyped-def]
             raise RuntimeError("disk full")
 
+        def close(self) -> None:
+            pass
+
     monkeypatch.setattr(writing, "rating_writer", lambda conn, now: FailingWriter())
     with pytest.raises(RuntimeError, match="disk full"):
         import_goodbooks(engine, goodbooks_dir(tmp_path), progress=False)
