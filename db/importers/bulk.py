@@ -22,7 +22,7 @@ from db.models import Rating
 
 # SQLite page cache of the import's connection, in KiB, restored afterwards: the rating
 # indexes are written in random book order, and a page that stays cached is not read back.
-# Measured on 6M goodbooks ratings (2 shared cores, load ~6.7): SQLite's default 2 MiB
+# Measured on 6M goodbooks ratings in file order (2 shared cores, load ~6.7): the default 2 MiB
 # 132 s / 273 MB peak RSS, 64 MiB 91 s / 351 MB, 256 MiB 86 s / 562 MB.
 SQLITE_CACHE_KIB = 64 * 1024
 
@@ -57,6 +57,8 @@ class SQLiteRatings:
         self._cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
 
     def write(self, chunk: RatingChunk) -> None:
+        # Measured on 6M goodbooks ratings: 36 s in book order, 78 s in file order.
+        chunk = chunk.in_book_order()
         columns = (chunk.user_id.tolist(), chunk.book_id.tolist(), chunk.half_stars.tolist())
         if chunk.timestamps is None:
             rows = zip(*columns, repeat(self._now), repeat(self._now))
@@ -91,6 +93,8 @@ class PostgresRatings:
         self._cursor.execute(self.STAGING)
 
     def write(self, chunk: RatingChunk) -> None:
+        # Here (unlike SQLite) writing in book order measured no faster: 228 s against 201 s
+        # in file order for 6M ratings, within the noise of the shared machine.
         columns = [chunk.user_id, chunk.book_id, chunk.half_stars]
         names = "user_id, book_id, half_stars"
         if chunk.timestamps is not None:
