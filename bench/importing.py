@@ -25,6 +25,7 @@ does not insert every valid rating.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +80,12 @@ def dataset(cache: Path, books: Path, ratings: int, readers: int, seed: int, bad
     partial.mkdir(parents=True)
     shutil.copyfile(books, partial / "books.csv")
     started = time.perf_counter()
-    write_ratings(partial / "ratings.csv", books, ratings, readers, seed, bad)
+    # In a process of its own: a forked import would otherwise start with (and report as its
+    # peak RSS) the generator's hundreds of megabytes of arrays.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(
+            write_ratings, partial / "ratings.csv", books, ratings, readers, seed, bad
+        ).result()
     (partial / "DONE").write_text("complete\n")
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
