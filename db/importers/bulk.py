@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 from db.importers.ratings import RatingChunk
 from db.models import Rating
 
-# SQLite page cache of the import's connection, in KiB, restored afterwards: the rating
-# indexes are written in random book order, and a page that stays cached is not read back.
+# SQLite page cache of the import's connection, in KiB, restored afterwards: the index by
+# book grows at random places, and a page that stays cached is not read back from the file.
 # Measured on 6M goodbooks ratings in file order (2 shared cores, load ~6.7): the default 2 MiB
 # 132 s / 273 MB peak RSS, 64 MiB 91 s / 351 MB, 256 MiB 86 s / 562 MB; in book order
 # (below) the default 2 MiB still takes 118 s against 36 s with 64 MiB.
