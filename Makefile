@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo install test test-sqlite lint typecheck audit ci bench-quality bench-serve bench-load bench-scale clean
+.PHONY: demo install test test-sqlite lint typecheck audit ci bench-quality bench-serve bench-load bench-scale bench-import clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,7 @@ audit: $(STAMP)
 ci: lint typecheck test audit
 	$(BIN)/python bench/serve.py --quick
 	$(BIN)/python bench/load.py --quick
+	BOOKREC_TEST_DATABASE_URL="$$(scripts/postgres.sh)" $(BIN)/python bench/importing.py --quick
 
 bench-quality: $(STAMP)
 	$(BIN)/python bench/quality.py
@@ -51,6 +52,9 @@ bench-serve: $(STAMP)
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py
+
+bench-import: $(STAMP)
+	BOOKREC_TEST_DATABASE_URL="$$(scripts/postgres.sh)" $(BIN)/python bench/importing.py
 
 clean:
 	rm -rf $(VENV) bookrec.db bookrec.db-* models .bookrec-dev-key

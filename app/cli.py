@@ -28,14 +28,24 @@ def _import(settings: Settings, args: argparse.Namespace) -> None:
     from db import importers
     from db.engine import make_engine
 
+    if getattr(args, "report", None) and not args.skip_invalid:
+        raise SystemExit("--report is the list of lines --skip-invalid refuses: add --skip-invalid")
     engine = make_engine(settings.database_url)
     try:
         if args.source == "demo":
-            report = importers.import_demo(engine)
-        elif args.source == "goodbooks":
-            report = importers.import_goodbooks(engine, Path(args.directory))
+            report = importers.import_demo(engine, progress=sys.stderr.isatty())
         else:
-            report = importers.import_movielens(engine, Path(args.directory))
+            importer = (
+                importers.import_goodbooks
+                if args.source == "goodbooks"
+                else importers.import_movielens
+            )
+            options = importers.ImportOptions(
+                skip_invalid=args.skip_invalid,
+                refused_report=Path(args.report) if args.report else None,
+            )
+            # tqdm draws on a terminal only; in a log file a bar is noise.
+            report = importer(engine, Path(args.directory), sys.stderr.isatty(), options)
     finally:
         engine.dispose()
     print(report.summary())
@@ -149,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = imp_sub.add_parser(name, help=f"a {what} directory")
         p.add_argument("directory")
+        p.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="import the good rating lines and refuse the bad ones, each listed with its "
+            "reason in the report (default: refuse the whole import and write nothing)",
+        )
+        p.add_argument(
+            "--report",
+            metavar="PATH",
+            help="with --skip-invalid: the CSV of refused lines "
+            "(default: ./bookrec-refused-<dataset>-<UTC time>.csv)",
+        )
 
     def server_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", default="127.0.0.1")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # the benchmark's own helpers (ml100k.py)
 
 DEFAULT_CACHE = Path(os.environ.get("BOOKREC_CACHE", Path.home() / ".cache" / "bookrec"))
 WHEEL_MEMBER = "recbole/dataset_example/ml-100k/"
@@ -33,7 +34,7 @@ WHEEL_MEMBER = "recbole/dataset_example/ml-100k/"
 
 def fetch_ml100k(cache: Path) -> Path:
     """Directory holding u.data / u.item / u.genre for ML-100K (downloaded once)."""
-    from db.importers.movielens import write_ml100k_from_recbole
+    from ml100k import write_ml100k_from_recbole
 
     target = cache / "ml-100k"
     if (target / "u.data").is_file() and (target / "u.item").is_file():

@@ -10,31 +10,30 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from db.importers.common import (
+from db.importers.columns import (
     AUTHORS_MAX,
     ISBN_MAX,
-    TITLE_MAX,
     URL_MAX,
-    CatalogData,
-    ImportFailed,
-    ImportReport,
-    Table,
+    check_titles,
     clip_text,
-    fail,
-    half_stars_column,
     int_column,
     optional_year,
-    ratings_frame,
-    read_table,
     require_known,
     require_unique,
-    users_frame,
-    write_catalog,
 )
+from db.importers.errors import ImportFailed, fail
+from db.importers.ratings import RatingsFile, RatingsLayout
+from db.importers.reading import Table, read_table
+from db.importers.report import ImportReport
 from db.importers.shelves import TOP_SHELVES_PER_BOOK, canonical_shelf, display_name
+from db.importers.writing import STRICT, CatalogData, ImportOptions, write_catalog
 
 USER_PREFIX = "goodbooks"
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo_data"
+
+RATINGS = RatingsLayout(
+    "user_id", "book_id", "rating", book_label="book_id", books_file="books.csv", whole_stars=True
+)
 
 _DIGITS = re.compile(r"^(\d+)(?:\.0*)?$")
 
@@ -64,15 +63,8 @@ def _books(directory: Path) -> tuple[Table, pd.DataFrame, pd.Series | None]:
     ids = int_column(table, "book_id", minimum=1)
     require_unique(table, ids, "book_id")
 
-    titles = frame["title"].astype(object).str.strip()
-    empty = np.flatnonzero((titles == "").to_numpy())
-    if empty.size:
-        raise fail(table.name, table.line(int(empty[0])), "title is empty")
-    too_long = np.flatnonzero((titles.str.len() > TITLE_MAX).to_numpy())
-    if too_long.size:
-        raise fail(
-            table.name, table.line(int(too_long[0])), f"title is longer than {TITLE_MAX} characters"
-        )
+    titles = frame["title"].astype(object).str.strip().tolist()
+    check_titles(table, titles)
 
     def optional_text(column: str) -> list[str]:
         if column not in frame.columns:
@@ -87,7 +79,7 @@ def _books(directory: Path) -> tuple[Table, pd.DataFrame, pd.Series | None]:
     books = pd.DataFrame(
         {
             "id": ids.astype(object).tolist(),
-            "title": titles.tolist(),
+            "title": titles,
             # A few real author lists run past the column; keep the first authors.
             "authors": [clip_text(a, AUTHORS_MAX) for a in optional_text("authors")],
             "year": years,
@@ -158,46 +150,37 @@ def _shelves(
     return categories, pairs
 
 
-def _ratings(directory: Path, book_ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
-    path = directory / "ratings.csv"
-    if not path.is_file():
-        empty_users = pd.DataFrame({"id": [], "username": []})
-        return empty_users, ratings_frame(
-            pd.Series([], dtype="Int64"), pd.Series([], dtype="Int64"), np.array([], np.int64), []
-        )
-    table = read_table(path, required=("user_id", "book_id", "rating"))
-    users = int_column(table, "user_id", minimum=1)
-    books = int_column(table, "book_id", minimum=1)
-    half_stars = half_stars_column(table, "rating", whole_stars=True)
-    require_known(table, books, book_ids.tolist(), "book_id", "books.csv")
-    return users_frame(users, USER_PREFIX), ratings_frame(users, books, half_stars, None)
-
-
 def load_goodbooks(directory: Path, source: str) -> CatalogData:
     table, books, goodreads = _books(directory)
     book_ids = pd.Series(books["id"].to_numpy(dtype=np.int64))
     categories, pairs = _shelves(directory, book_ids, goodreads)
-    users, ratings = _ratings(directory, book_ids)
     return CatalogData(
         source=source,
         books=books,
         book_lines=table,
-        users=users,
-        ratings=ratings,
+        user_prefix=USER_PREFIX,
+        ratings=(
+            RatingsFile(directory / "ratings.csv", RATINGS, np.sort(book_ids.to_numpy()))
+            if (directory / "ratings.csv").is_file()
+            else None
+        ),
         categories=categories,
         book_categories=pairs,
     )
 
 
-def import_goodbooks(engine: Engine, directory: Path, progress: bool = True) -> ImportReport:
-    """Import a goodbooks-10k directory; see the package docstring for the rules."""
+def import_goodbooks(
+    engine: Engine, directory: Path, progress: bool = True, options: ImportOptions = STRICT
+) -> ImportReport:
+    """Import a goodbooks-10k directory; see the package docstring for the rules, and
+    `ImportOptions` for refusing bad rating lines one by one instead of the whole file."""
     started = time.perf_counter()
     data = load_goodbooks(Path(directory), source=f"goodbooks ({Path(directory).name})")
-    return write_catalog(engine, data, progress=progress, started=started)
+    return write_catalog(engine, data, progress=progress, options=options, started=started)
 
 
 def import_demo(engine: Engine, progress: bool = True) -> ImportReport:
     """Import the demo catalog shipped in `db/demo_data/` (goodbooks layout)."""
     started = time.perf_counter()
     data = load_goodbooks(DEMO_DIR, source="demo data")
-    return write_catalog(engine, data, progress=progress, started=started)
+    return write_catalog(engine, data, progress=progress, options=STRICT, started=started)

@@ -11,24 +11,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from db.importers.common import (
-    CATEGORY_MAX,
-    TITLE_MAX,
-    CatalogData,
-    ImportFailed,
-    ImportReport,
-    Table,
-    fail,
-    half_stars_column,
-    int_column,
-    ratings_frame,
-    read_table,
-    require_known,
-    require_unique,
-    timestamps_column,
-    users_frame,
-    write_catalog,
-)
+from db.importers.columns import CATEGORY_MAX, check_titles, int_column, require_unique
+from db.importers.errors import ImportFailed, fail
+from db.importers.ratings import RatingsFile, RatingsLayout
+from db.importers.reading import Table, read_table
+from db.importers.report import ImportReport
+from db.importers.writing import STRICT, CatalogData, ImportOptions, write_catalog
 
 USER_PREFIX = "movielens"
 ML100K_GENRES = (
@@ -39,6 +27,15 @@ ML100K_GENRES = (
 # Placeholders, not genres: such movies get no category.
 NO_GENRE = {"unknown", "(no genres listed)", ""}
 ML100K_FIXED_COLUMNS = ("movie_id", "title", "release_date", "video_release_date", "imdb_url")
+
+ML100K_RATINGS = RatingsLayout(
+    "user_id", "item_id", "rating", book_label="item id", books_file="u.item", whole_stars=True,
+    timestamp="timestamp", sep="\t", columns=("user_id", "item_id", "rating", "timestamp"),
+)  # fmt: skip
+LATEST_RATINGS = RatingsLayout(
+    "userId", "movieId", "rating", book_label="movieId", books_file="movies.csv",
+    whole_stars=False, timestamp="timestamp",
+)  # fmt: skip
 
 _TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*$")
 _DATE_YEAR = re.compile(r"(\d{4})\s*$")
@@ -51,14 +48,6 @@ def split_title(raw: str) -> tuple[str, int | None]:
     if match and match.group("title"):
         return match.group("title"), int(match.group("year"))
     return raw, None
-
-
-def _check_titles(table: Table, titles: list[str]) -> None:
-    for row, title in enumerate(titles):
-        if not title:
-            raise fail(table.name, table.line(row), "title is empty")
-        if len(title) > TITLE_MAX:
-            raise fail(table.name, table.line(row), f"title is longer than {TITLE_MAX} characters")
 
 
 def _books_frame(ids: pd.Series, titles: list[str], years: list[int | None]) -> pd.DataFrame:
@@ -141,33 +130,15 @@ def load_ml100k(directory: Path) -> CatalogData:
             year = int(match.group(1))
         titles.append(title)
         years.append(year)
-    _check_titles(items, titles)
+    check_titles(items, titles)
     books = _books_frame(ids, titles, years)
     book_ids = ids.astype(int).tolist()
     categories, pairs = _category_pairs(
         book_ids, [[genres[j] for j in np.flatnonzero(row)] for row in flag_values]
     )
 
-    data = read_table(
-        directory / "u.data",
-        sep="\t",
-        columns=("user_id", "item_id", "rating", "timestamp"),
-        quoting=False,
-    )
-    users = int_column(data, "user_id", minimum=1)
-    movies = int_column(data, "item_id", minimum=1)
-    half_stars = half_stars_column(data, "rating", whole_stars=True)
-    stamps = timestamps_column(data, "timestamp")
-    require_known(data, movies, book_ids, "item id", "u.item")
-    return CatalogData(
-        source="MovieLens 100K",
-        books=books,
-        book_lines=items,
-        users=users_frame(users, USER_PREFIX),
-        ratings=ratings_frame(users, movies, half_stars, stamps),
-        categories=categories,
-        book_categories=pairs,
-    )
+    ratings = RatingsFile(directory / "u.data", ML100K_RATINGS, np.sort(ids.to_numpy(np.int64)))
+    return _catalog("MovieLens 100K", books, items, ratings, categories, pairs)
 
 
 # --------------------------------------------------------------------------- ml-latest-small
@@ -179,27 +150,33 @@ def load_latest(directory: Path) -> CatalogData:
     require_unique(movies, ids, "movieId")
     split = [split_title(t) for t in movies.frame["title"].astype(object).tolist()]
     titles = [t for t, _ in split]
-    _check_titles(movies, titles)
+    check_titles(movies, titles)
     books = _books_frame(ids, titles, [y for _, y in split])
     book_ids = ids.astype(int).tolist()
     categories, pairs = _category_pairs(
         book_ids, [g.split("|") for g in movies.frame["genres"].astype(object).tolist()]
     )
 
-    ratings = read_table(
-        directory / "ratings.csv", required=("userId", "movieId", "rating", "timestamp")
+    ratings = RatingsFile(
+        directory / "ratings.csv", LATEST_RATINGS, np.sort(ids.to_numpy(np.int64))
     )
-    users = int_column(ratings, "userId", minimum=1)
-    rated = int_column(ratings, "movieId", minimum=1)
-    half_stars = half_stars_column(ratings, "rating", whole_stars=False)
-    stamps = timestamps_column(ratings, "timestamp")
-    require_known(ratings, rated, book_ids, "movieId", "movies.csv")
+    return _catalog("MovieLens (ml-latest-small layout)", books, movies, ratings, categories, pairs)
+
+
+def _catalog(
+    source: str,
+    books: pd.DataFrame,
+    book_lines: Table,
+    ratings: RatingsFile,
+    categories: list[str],
+    pairs: list[tuple[int, str]],
+) -> CatalogData:
     return CatalogData(
-        source="MovieLens (ml-latest-small layout)",
+        source=source,
         books=books,
-        book_lines=movies,
-        users=users_frame(users, USER_PREFIX),
-        ratings=ratings_frame(users, rated, half_stars, stamps),
+        book_lines=book_lines,
+        user_prefix=USER_PREFIX,
+        ratings=ratings,
         categories=categories,
         book_categories=pairs,
     )
@@ -217,53 +194,11 @@ def load_movielens(directory: Path) -> CatalogData:
     )
 
 
-def import_movielens(engine: Engine, directory: Path, progress: bool = True) -> ImportReport:
-    """Import a MovieLens directory (ML-100K or ml-latest-small layout)."""
+def import_movielens(
+    engine: Engine, directory: Path, progress: bool = True, options: ImportOptions = STRICT
+) -> ImportReport:
+    """Import a MovieLens directory (ML-100K or ml-latest-small layout); see `ImportOptions`
+    for refusing bad lines of its rating file (u.data, ratings.csv) one by one."""
     started = time.perf_counter()
     data = load_movielens(Path(directory))
-    return write_catalog(engine, data, progress=progress, started=started)
-
-
-# --------------------------------------------------------------------------- benchmark input
-
-
-def write_ml100k_from_recbole(src_dir: Path, out_dir: Path) -> Path:
-    """Rewrite RecBole's copy of ML-100K (`ml-100k.inter`, `ml-100k.item`) in the original
-    ML-100K layout (`u.data`, `u.item`, `u.genre`) so it goes through the real importer.
-
-    For benchmarks only: the MovieLens licence forbids redistribution, never commit the output.
-    """
-    src_dir, out_dir = Path(src_dir), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    inter = pd.read_csv(src_dir / "ml-100k.inter", sep="\t", dtype=str, keep_default_na=False)
-    inter.columns = [c.split(":")[0] for c in inter.columns]
-    with open(out_dir / "u.data", "w", encoding="latin-1", newline="\n") as out:
-        for user, item, rating, stamp in zip(
-            inter["user_id"], inter["item_id"], inter["rating"], inter["timestamp"], strict=True
-        ):
-            out.write(f"{user}\t{item}\t{int(float(rating))}\t{int(float(stamp))}\n")
-
-    items = pd.read_csv(src_dir / "ml-100k.item", sep="\t", dtype=str, keep_default_na=False)
-    items.columns = [c.split(":")[0] for c in items.columns]
-    position = {name: i for i, name in enumerate(ML100K_GENRES)}
-    with open(out_dir / "u.item", "w", encoding="latin-1", errors="replace", newline="\n") as out:
-        for item, title, year, classes in zip(
-            items["item_id"],
-            items["movie_title"],
-            items["release_year"],
-            items["class"],
-            strict=True,
-        ):
-            flags = ["0"] * len(ML100K_GENRES)
-            for genre in classes.split():
-                flags[position[genre]] = "1"
-            title = title.replace("|", "/")
-            year = year if year.isdigit() else ""
-            full_title = f"{title} ({year})" if year else title
-            date = f"01-Jan-{year}" if year else ""
-            out.write(f"{item}|{full_title}|{date}|||{'|'.join(flags)}\n")
-    with open(out_dir / "u.genre", "w", encoding="latin-1", newline="\n") as out:
-        for i, name in enumerate(ML100K_GENRES):
-            out.write(f"{name}|{i}\n")
-        out.write("\n")
-    return out_dir
+    return write_catalog(engine, data, progress=progress, options=options, started=started)

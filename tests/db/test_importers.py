@@ -18,15 +18,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from bench.ml100k import write_ml100k_from_recbole
 from db.engine import make_engine, normalize_url
 from db.importers import (
     ImportFailed,
     ImportReport,
-    common,
     import_demo,
     import_goodbooks,
     import_movielens,
-    write_ml100k_from_recbole,
+    writing,
 )
 from db.importers.goodbooks import DEMO_DIR, normalize_isbn
 from db.importers.movielens import ML100K_GENRES, split_title
@@ -552,14 +552,14 @@ def test_quoted_multiline_field_keeps_line_numbers(engine: Engine, tmp_path: Pat
 def test_failure_while_writing_rolls_everything_back(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_bulk = common._bulk
-
-    def failing_bulk(conn, table, rows_, bar):  # type: ignore[no-untyped-def]
-        if table.name == "rating":
+    class FailingWriter:
+        def write(self, chunk):  # type: ignore[no-untyped-def]
             raise RuntimeError("disk full")
-        real_bulk(conn, table, rows_, bar)
 
-    monkeypatch.setattr(common, "_bulk", failing_bulk)
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(writing, "rating_writer", lambda conn, now: FailingWriter())
     with pytest.raises(RuntimeError, match="disk full"):
         import_goodbooks(engine, goodbooks_dir(tmp_path), progress=False)
     assert counts(engine) == EMPTY

@@ -29,9 +29,9 @@ def _recbole_files(ratings: pd.DataFrame, directory: Path) -> Path:
 
 @pytest.fixture
 def database_url(ratings, tmp_path) -> str:
+    from bench.ml100k import write_ml100k_from_recbole
     from db import importers
     from db.engine import make_engine
-    from db.importers.movielens import write_ml100k_from_recbole
     from db.schema_setup import upgrade
 
     ml = write_ml100k_from_recbole(
