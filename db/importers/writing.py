@@ -182,7 +182,6 @@ def _write_readers(conn: Connection, ids: list[int], prefix: str, now: datetime)
             "username": name,
             "username_key": name.lower(),
             "password_hash": None,
-            "is_admin": False,
             "created_at": now,
         }
         for user_id, name in names.items()
