@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     popularity_ttl_seconds: float = Field(default=30.0, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: float = Field(default=60.0, gt=0)
+    # How many times a mutation rolled back by a deadlock or a serialisation failure is
+    # run in all (1: never again).
+    mutation_attempts: int = Field(default=5, ge=1)
     log_level: str = "INFO"
 
     @model_validator(mode="after")
