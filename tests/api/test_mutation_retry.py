@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from db import catalog, ratings
 from db.engine import advance_sequences
+from db.session import UnitOfWork
 from schema.auth import Tokens
 from tests.support.api import SECRET, Api, api_for
 from tests.support.checks import error_codes
@@ -121,6 +122,10 @@ class FakeDeadlock(Exception):
     sqlstate = "40P01"
 
 
+class FakeSerializationFailure(Exception):
+    sqlstate = "40001"
+
+
 def _deadlocking(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, times: int) -> list[int]:
     """Make `module.name` raise FakeDeadlock its first `times` calls; returns the call log."""
     real = getattr(module, name)
@@ -172,3 +177,28 @@ async def test_a_query_is_never_run_again(
     assert error_codes(body) == ["INTERNAL_SERVER_ERROR"]
     assert len(calls) == 1
     assert not [r for r in caplog.records if RETRY_LOG in r.getMessage()]
+
+
+async def test_a_commit_rolled_back_by_the_database_is_run_again(
+    api: Api, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A serialisation failure can also come at COMMIT; the operation is run again whole."""
+    (token,) = _readers(engine, 1)
+    real = UnitOfWork.commit
+    commits: list[int] = []
+
+    async def commit(self: UnitOfWork) -> None:
+        commits.append(1)
+        if len(commits) == 1:
+            await self.rollback()
+            raise FakeSerializationFailure("could not serialize access")
+        await real(self)
+
+    monkeypatch.setattr(UnitOfWork, "commit", commit)
+    data = await api.ok('mutation { likeBook(bookId: "3") { likeCount } }', token=token)
+    assert data == {"likeBook": {"likeCount": 1}} and len(commits) == 2
+    (warning,) = [r for r in caplog.records if RETRY_LOG in r.getMessage()]
+    assert "40001" in warning.getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT like_count FROM book WHERE id = 3")).scalar_one() == 1
