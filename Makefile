@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo install test test-sqlite lint typecheck audit ci bench-quality bench-serve bench-load bench-scale bench-import clean
+.PHONY: demo install test test-sqlite lint typecheck audit audit-http ci bench-quality bench-serve bench-load bench-scale bench-import clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,12 @@ typecheck: $(STAMP)
 audit: $(STAMP)
 	scripts/audit.sh
 
-## What CI runs: lint, types, the whole suite on both databases, the audit, bench smoke runs.
-ci: lint typecheck test audit
+## The GraphQL-over-HTTP spec's audit suite (graphql-http, via npm) against a real server.
+audit-http: $(STAMP)
+	scripts/graphql-http-audit.sh
+
+## What CI runs: lint, types, the whole suite on both databases, the audits, bench smoke runs.
+ci: lint typecheck test audit audit-http
 	$(BIN)/python bench/serve.py --quick
 	$(BIN)/python bench/load.py --quick
 	BOOKREC_TEST_DATABASE_URL="$$(scripts/postgres.sh)" $(BIN)/python bench/importing.py --quick

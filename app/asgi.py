@@ -8,6 +8,7 @@ import gc
 import json
 import logging
 import os
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,9 +27,17 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
+from app.media_types import (
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    graphql_response_status,
+    is_request_error,
+    response_media_type,
+)
 from app.settings import Settings
 from db.engine import make_engine
 from db.popularity import PopularityCache
@@ -52,26 +61,89 @@ HTTP_CODES = {
 }
 
 
+# A mutation rolled back by a deadlock or a serialisation failure is run again, whole, up
+# to this many attempts in all (BOOKREC_MUTATION_ATTEMPTS), after a short random pause
+# (up to RETRY_PAUSE_SECONDS, doubling each time) that lets the other transaction finish.
+RETRY_PAUSE_SECONDS = 0.01
+
+
 class BookrecGraphQL(GraphQL[Context, None]):
-    def __init__(self, engine: Engine, services: Services, **kwargs: Any) -> None:
+    def __init__(
+        self, engine: Engine, services: Services, mutation_attempts: int = 5, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.engine = engine
         self.services = services
+        self.mutation_attempts = mutation_attempts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Transport-level refusals (bad JSON, wrong method) as GraphQL-shaped JSON too."""
+        """Transport-level refusals (bad JSON, wrong method) as GraphQL-shaped JSON too, in
+        the media type the client asked for."""
         if scope["type"] != "http":  # no subscriptions: refuse a WebSocket handshake
             await send({"type": "websocket.close", "code": 1008})
             return
+        request = Request(scope=scope, receive=receive)
+        media_type = response_media_type(request.headers.get("accept"))
+        request.state.media_type = media_type
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as exc:
             code = HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
             response = JSONResponse(
                 {"errors": [{"message": exc.reason, "extensions": {"code": code}}]},
                 status_code=exc.status_code,
             )
+        if response.headers.get("content-type", "").startswith(JSON):  # not GraphiQL's page
+            response.headers["vary"] = "Accept"
+            if media_type == GRAPHQL_RESPONSE_JSON:
+                response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+                response.status_code = getattr(request.state, "status", response.status_code)
         await response(scope, receive, send)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """Only JSON bodies (and GET's query string) are GraphQL requests; any other
+        content type is 415 (strawberry answers 400). Compared as strawberry then reads it:
+        lower case, parameters (charset) aside."""
+        media, _ = parse_content_type(request.content_type or "")
+        if request.method != "GET" and media.strip() != JSON:
+            raise HTTPException(415, "Send the request as application/json.")
+        return await super().parse_http_body(request)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A mutation the database rolled back to break a deadlock or a serialisation
+        conflict (PostgreSQL) is run again from the start, in a fresh context: every
+        statement of it was rolled back and nothing of its response exists yet (results are
+        sent whole, never streamed). Queries are never run again."""
+        attempt = 1
+        while True:
+            context.retry_transient = attempt < self.mutation_attempts
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+            state = context.transient_failure
+            if state is None or attempt >= self.mutation_attempts:
+                return result
+            pause = random.uniform(0, RETRY_PAUSE_SECONDS * 2 ** (attempt - 1))
+            log.warning(
+                "mutation %s rolled back by the database (SQLSTATE %s); "
+                "running it again in %.0f ms (attempt %d of %d)",
+                request_data.operation_name or "(anonymous)",
+                state,
+                pause * 1000,
+                attempt + 1,
+                self.mutation_attempts,
+            )
+            await asyncio.sleep(pause)
+            context = await self.get_context(request, sub_response)
+            attempt += 1
 
     def encode_json(self, data: object) -> bytes:
         try:
@@ -98,7 +170,12 @@ class BookrecGraphQL(GraphQL[Context, None]):
         bypasses it, and strawberry would send the raw exception text, with no code."""
         if result.errors:
             result.errors = [_mask_uncoded(error) for error in result.errors]
-        return await super().process_result(request, result)
+        response = await super().process_result(request, result)
+        media_type = getattr(request.state, "media_type", JSON)
+        if media_type == GRAPHQL_RESPONSE_JSON and is_request_error(response):
+            request.state.status = graphql_response_status(response)
+            del response["data"]  # the spec: no data entry when execution never began
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -218,6 +295,7 @@ def create_app(
         engine,
         services,
         schema=schema,
+        mutation_attempts=settings.mutation_attempts,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
     )

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     list_flush_seconds: float = Field(default=0.5, gt=0)  # served lists are written this often
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: float = Field(default=60.0, gt=0)
+    # How many times a mutation rolled back by a deadlock or a serialisation failure is
+    # run in all (1: never again).
+    mutation_attempts: int = Field(default=5, ge=1)
     log_level: str = "INFO"
     # Browser origins allowed to call the API from another origin (CORS), e.g.
     # "https://shop.example,https://app.example". Empty: no cross-origin access.

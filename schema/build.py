@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, parse
 from graphql.validation import (
     ASTValidationRule,
     NoSchemaIntrospectionCustomRule,
@@ -23,6 +23,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionContext
 
 from schema.extensions import ErrorPolicy, UnitOfWorkExtension
@@ -60,6 +61,34 @@ class CachedParse(SchemaExtension):
         yield
 
 
+class OperationNameRequired(CannotGetOperationTypeError):
+    """Raised out of the schema like strawberry's unknown-operationName error, so that the
+    view answers both the same way (400, BAD_REQUEST)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def as_http_error_reason(self) -> str:
+        return "The document has several operations: name the one to run in operationName."
+
+
+class OneOperationOrNamed(SchemaExtension):
+    """The spec's GetOperation: without an operationName the document must hold exactly one
+    operation. (strawberry runs the first one; graphql-core never sees the request's missing
+    name, because strawberry fills in the first operation's.)"""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        # The name the request gave; `ctx.operation_name` falls back to the first operation's.
+        if document is None or ctx._provided_operation_name is not None:
+            return
+        operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        if operations > 1:
+            raise OperationNameRequired
+
+
 def _depth_rule(max_depth: int) -> type[ValidationRule]:
     """strawberry's depth rule, made safe for an empty selection set (`{ books {} }`),
     which graphql-core parses and the rule's depth arithmetic cannot handle."""
@@ -95,9 +124,12 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
     extensions: list = [  # type: ignore[type-arg]
         functools.partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         CachedParse,
+        OneOperationOrNamed,
         functools.partial(AddValidationRules, rules),
         functools.partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
-        UnitOfWorkExtension,
+        # Hooks are left in reverse order: the unit of work ends (and sees the errors as
+        # raised) before ErrorPolicy presents them.
         functools.partial(ErrorPolicy, hide_suggestions=limits.hide_suggestions),
+        UnitOfWorkExtension,
     ]
     return BookrecSchema(query=Query, mutation=Mutation, extensions=extensions)

@@ -37,6 +37,11 @@ class Context:
     services: Services
     uow: UnitOfWork
     authorization: str | None
+    # Set by the view: a deadlock or serialisation failure of this mutation will be run
+    # again (a fresh context, a fresh unit of work), so it is not this attempt's answer.
+    retry_transient: bool = False
+    # Set by UnitOfWorkExtension: the SQLSTATE that rolled this mutation back, if any.
+    transient_failure: str | None = field(default=None, init=False)
     loaders: Loaders = field(init=False)
     _viewer_id: int | None = field(default=None, init=False)
     _viewer_checked: bool = field(default=False, init=False)

@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from db.errors import transient_sqlstate
 from schema.errors import ApiError
 
 log = logging.getLogger("bookrec.graphql")
@@ -50,7 +51,10 @@ def classify(error: GraphQLError) -> str:
 class UnitOfWorkExtension(SchemaExtension):
     """One transaction per operation: committed if it succeeded; rolled back, whole, if
     any part of a mutation failed (the response then carries no data, so that a client
-    never sees as done what was not kept)."""
+    never sees as done what was not kept). A mutation the database rolled back to break a
+    deadlock or a serialisation conflict is marked on the context (`transient_failure`),
+    for the view to run again. Listed after ErrorPolicy, so that it runs first on the way
+    out and sees the errors as raised."""
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context.context
@@ -63,11 +67,17 @@ class UnitOfWorkExtension(SchemaExtension):
         result = self.execution_context.result
         failed = bool(result is not None and result.errors) or result is None
         is_mutation = ctx.uow.writes
+        if is_mutation and result is not None and result.errors:
+            ctx.transient_failure = next(
+                filter(None, (transient_sqlstate(e.original_error) for e in result.errors)), None
+            )
         if is_mutation and not failed:
             try:
                 await ctx.uow.commit()
-            except Exception:
-                log.exception("commit failed")
+            except Exception as exc:
+                ctx.transient_failure = transient_sqlstate(exc)
+                if not (ctx.transient_failure and ctx.retry_transient):
+                    log.exception("commit failed")
                 await ctx.uow.rollback()
                 if result is not None:
                     result.data = None
@@ -95,14 +105,19 @@ class ErrorPolicy(SchemaExtension):
             result.errors = [self._present(e) for e in result.errors]
 
     def _present(self, error: GraphQLError) -> GraphQLError:
+        if error.message == MASKED_MESSAGE:  # masked (and logged) where it was made
+            return error
         code = classify(error)
-        if code == "INTERNAL_SERVER_ERROR":
+        ctx = self.execution_context.context
+        if code == "INTERNAL_SERVER_ERROR" and not (ctx.transient_failure and ctx.retry_transient):
+            # (A failure that will be run again is not an answer: the view logs a warning.)
             log.error(
                 "unexpected error in %s: %s",
                 ".".join(map(str, error.path or [])) or "operation",
                 error.original_error,
                 exc_info=error.original_error,
             )
+        if code == "INTERNAL_SERVER_ERROR":
             return GraphQLError(MASKED_MESSAGE, path=error.path, extensions={"code": code})
         message = error.message
         if self.hide_suggestions and " Did you mean" in message:

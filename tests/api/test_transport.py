@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.asgi import create_app
 from tests.support.api import Api, make_settings
+from tests.support.checks import assert_graphql_shaped, error_codes
 
 
 async def test_malformed_requests_are_json_errors_not_500(api: Api) -> None:
@@ -121,3 +122,73 @@ async def test_production_mode_hides_graphiql_introspection_and_suggestions(
 async def test_development_mode_serves_graphiql(api: Api) -> None:
     page = await api.client.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+# -- operation selection ------------------------------------------------------------------
+
+TWO_OPERATIONS = "query A { categories { name } } query B { books { totalCount } }"
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
+async def test_several_operations_need_an_operation_name(api: Api, accept: str) -> None:
+    headers = {"accept": accept}
+    response = await api.client.post("/graphql", json={"query": TWO_OPERATIONS}, headers=headers)
+    assert response.status_code == 400, response.text
+    body = assert_graphql_shaped(response, allow_data=False)
+    assert error_codes(body) == ["BAD_REQUEST"]
+    assert "operationName" in body["errors"][0]["message"]
+    named = await api.client.post(
+        "/graphql", json={"query": TWO_OPERATIONS, "operationName": "B"}, headers=headers
+    )
+    assert named.status_code == 200 and named.json() == {"data": {"books": {"totalCount": 5}}}
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
+async def test_an_unknown_operation_name_is_bad_request(api: Api, accept: str) -> None:
+    for query in ("query A { __typename }", TWO_OPERATIONS):
+        response = await api.client.post(
+            "/graphql", json={"query": query, "operationName": "Nope"}, headers={"accept": accept}
+        )
+        assert response.status_code == 400, response.text
+        body = assert_graphql_shaped(response, allow_data=False)
+        assert error_codes(body) == ["BAD_REQUEST"] and "Nope" in body["errors"][0]["message"]
+
+
+async def test_one_operation_runs_without_an_operation_name(api: Api) -> None:
+    for query in ("{ __typename }", "query Only { __typename }"):
+        assert await api.ok(query) == {"__typename": "Query"}
+
+
+# -- content types --------------------------------------------------------------------------
+
+UNSUPPORTED_BODIES = {
+    "text/plain": ("text/plain", b'{"query": "{ __typename }"}'),
+    "text/plain, charset": ("text/plain; charset=utf-8", b'{"query": "{ __typename }"}'),
+    "form": ("application/x-www-form-urlencoded", b"query=%7B__typename%7D"),
+    "multipart": ("multipart/form-data; boundary=x", b'--x\r\n\r\n{"query": "{ a }"}\r\n--x--'),
+    "application/graphql": ("application/graphql", b"{ __typename }"),
+    "xml": ("application/xml", b"<q/>"),
+    "response type as a request": ("application/graphql-response+json", b'{"query": "{ a }"}'),
+    "json look-alike": ("application/jsonx", b'{"query": "{ __typename }"}'),
+    "none": ("", b'{"query": "{ __typename }"}'),
+}
+
+
+@pytest.mark.parametrize("name", UNSUPPORTED_BODIES)
+async def test_unsupported_content_types_are_415(api: Api, name: str) -> None:
+    content_type, body = UNSUPPORTED_BODIES[name]
+    headers = {"content-type": content_type} if content_type else {}
+    response = await api.client.post("/graphql", content=body, headers=headers)
+    assert response.status_code == 415, response.text
+    assert error_codes(assert_graphql_shaped(response, allow_data=False)) == [
+        "UNSUPPORTED_MEDIA_TYPE"
+    ]
+
+
+async def test_json_with_a_charset_is_accepted(api: Api) -> None:
+    response = await api.client.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 200 and response.json() == {"data": {"__typename": "Query"}}

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 # Every table a request could write to (the catalog tables are seeded by the tests).
 WRITABLE_TABLES = ("app_user", "user_category", "rating", "feedback")
+RESPONSE_MEDIA_TYPES = ("application/json", "application/graphql-response+json")
 
 
 def row_counts(engine: sa.Engine) -> dict[str, int]:
@@ -21,10 +22,11 @@ def row_counts(engine: sa.Engine) -> dict[str, int]:
 
 
 def assert_graphql_shaped(response: httpx.Response, *, allow_data: bool = True) -> dict[str, Any]:
-    """A well-formed GraphQL response: JSON object, never a 5xx; `data` and/or `errors`;
-    every error with a message and an `extensions.code`. Returns the body."""
+    """A well-formed GraphQL response: JSON object (either GraphQL-over-HTTP media type),
+    never a 5xx; `data` and/or `errors`; every error with a message and an `extensions.code`.
+    Returns the body."""
     assert response.status_code < 500, (response.status_code, response.text[:500])
-    assert response.headers.get("content-type", "").startswith("application/json"), (
+    assert response.headers.get("content-type", "").startswith(RESPONSE_MEDIA_TYPES), (
         response.headers.get("content-type"),
         response.text[:300],
     )
