@@ -30,6 +30,11 @@ RECOMMENDATIONS = "{ recommendations(first: 10) { score source book { id title }
 RECOMMENDATIONS_FRONTEND = """{ recommendations(first: 10) { book { id title categories { name } }
   score predictedStars source because { id } } }"""
 SIMILAR = "query($id: ID!) { similarBooks(bookId: $id, first: 10) { score book { id } } }"
+SHELF = """query($c: ID!) { recommendations(first: 10, categoryId: $c) { score source
+  book { id title } } }"""
+NEXT_PAGE = """query($l: String!) { recommendations(first: 10, after: $l) { score source listId
+  book { id title } } }"""
+FIRST_PAGE = "{ recommendations(first: 10) { listId } }"
 RATE = "mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars } }"
 
 PRODUCT_SCENARIOS = (
@@ -39,6 +44,9 @@ PRODUCT_SCENARIOS = (
     "rec-frontend",
     "rec-new-category",
     "rec-new-foldin",
+    "rec-refreshed",
+    "rec-category",
+    "rec-continue",
     "similar",
 )
 BOOKMGR_SCENARIOS = ("bookmgr", "bookmgr-warm", "bookmgr-1batch")
@@ -110,10 +118,15 @@ class Fixture:
         self.book_ids = book_ids
         self.category_ids = category_ids
         tokens = Tokens(secret, 24 * 3600)
-        sample = self.rng.sample(reader_ids, min(600, len(reader_ids)))
-        self.history_tokens = [tokens.issue(uid) for uid in sample]
+        # Distinct demo readers per pool: those who rate during set-up (refreshed) and those
+        # whose lists are continued must not change what the rec-history readers get.
+        sample = self.rng.sample(reader_ids, min(1200, len(reader_ids)))
+        self.history_tokens = [tokens.issue(uid) for uid in sample[:600]]
+        self.refreshed_tokens = [tokens.issue(uid) for uid in sample[600:900]]
+        self.continue_tokens = [tokens.issue(uid) for uid in sample[900:1200]]
         self.category_tokens: list[str] = []
         self.foldin_tokens: list[str] = []
+        self.lists: list[tuple[str, str]] = []  # (token, listId) of a first page each
 
 
 async def register_new_readers(fx: Fixture, base_url: str, n_category: int, n_foldin: int) -> None:
@@ -134,6 +147,15 @@ async def register_new_readers(fx: Fixture, base_url: str, n_category: int, n_fo
                 await graphql(
                     client, RATE, {"b": str(book), "s": rng.choice([3.0, 4.0, 4.5, 5.0])}, token
                 )
+        # Readers the model knows who rate once more after training: their lists refresh.
+        # (Two books each: a rating equal to one the reader had would change nothing.)
+        for token in fx.refreshed_tokens:
+            for book, stars in zip(rng.sample(fx.book_ids, 2), (4.0, 4.5), strict=True):
+                await graphql(client, RATE, {"b": str(book), "s": stars}, token)
+        # A first page each, whose list the rec-continue cells then continue.
+        for token in fx.continue_tokens:
+            body = await graphql(client, FIRST_PAGE, {}, token)
+            fx.lists.append((token, body["recommendations"][0]["listId"]))
     log(
         f"registered {len(readers)} new readers ({n_foldin} with 3 ratings) "
         f"in {time.monotonic() - t0:.1f}s"
@@ -170,7 +192,29 @@ def product_request(fx: Fixture, scenario: str) -> Maker:
             "rec-frontend": (RECOMMENDATIONS_FRONTEND, fx.history_tokens, _check_frontend),
             "rec-new-category": (RECOMMENDATIONS, fx.category_tokens, _expect_list("recommendations", 10, "CATEGORY_POPULAR")),
             "rec-new-foldin": (RECOMMENDATIONS, fx.foldin_tokens, _expect_list("recommendations", 10, "FOLD_IN")),
-        }[scenario]  # fmt: skip
+            "rec-refreshed": (RECOMMENDATIONS, fx.refreshed_tokens, _expect_list("recommendations", 10, "REFRESHED")),
+        }.get(scenario, (None, [], _expect_list("recommendations", 10)))  # fmt: skip
+        if scenario == "rec-category":  # known readers' shelves of a random category each
+            auth = _readers(rng, fx.history_tokens)
+            return lambda vu, seq: Request(
+                scenario,
+                {"query": SHELF, "variables": {"c": str(rng.choice(fx.category_ids))}},
+                auth(),
+                check=check,
+            )
+        if scenario == "rec-continue":  # the next page of a list, every time
+            turn = itertools.cycle(fx.lists)
+
+            def next_page(vu: int, seq: int) -> Request:
+                token, list_id = next(turn)
+                return Request(
+                    scenario,
+                    {"query": NEXT_PAGE, "variables": {"l": list_id}},
+                    {"Authorization": f"Bearer {token}"},
+                    check=check,
+                )
+
+            return next_page
         auth = _readers(rng, pool)
         return lambda vu, seq: Request(scenario, {"query": query}, auth(), check=check)
     if scenario == "similar":

@@ -134,6 +134,38 @@ def report(rows: list[dict[str, Any]], levels: list[int]) -> bool:
                     f"{speedup:7.1f}x  (throughput {thr:6.1f}x)  "
                     f"{'PASS' if good else 'FAIL'}{'' if base == 'bookmgr' else ' (info)'}"
                 )
+    ok &= _controls_targets(by, levels)
+    return ok
+
+
+# The recommendation controls' targets: (scenario, baseline scenario, least ratio).
+CONTROLS_TARGETS = (
+    ("rec-frontend", "trivial", 0.25),
+    ("rec-new-foldin", "rec-history", 0.8),
+    ("rec-refreshed", "rec-history", 0.8),
+    ("rec-category", "rec-history", 0.8),
+    ("rec-continue", "rec-history", 0.8),
+)
+
+
+def _controls_targets(by: dict[tuple[str, int], dict[str, Any]], levels: list[int]) -> bool:
+    ok = True
+    lines = []
+    for scenario, base, least in CONTROLS_TARGETS:
+        for level in levels:
+            cell, against = by.get((scenario, level)), by.get((base, level))
+            if cell and against and against["rps"]:
+                ratio = cell["rps"] / against["rps"]
+                good = ratio >= least and cell["errors"] == 0
+                ok &= good
+                lines.append(
+                    f"  {scenario:<15} c={level:<3} {cell['rps']:8.1f} / {base} "
+                    f"{against['rps']:8.1f} = {ratio:5.2f}x (>= {least}x)  "
+                    f"{'PASS' if good else 'FAIL'}"
+                )
+    if lines:
+        print("the recommendation controls' speed (req/s against a baseline in the same run):")
+        print("\n".join(lines))
     return ok
 
 
@@ -189,7 +221,7 @@ def run_product(
     args: argparse.Namespace, client: Client, fx: Fixture, server: Server
 ) -> tuple[list[dict[str, Any]], int]:
     product = [s for s in args.scenarios if s in PRODUCT_SCENARIOS]
-    if {"rec-new-category", "rec-new-foldin"} & set(product):
+    if {"rec-new-category", "rec-new-foldin", "rec-refreshed", "rec-continue"} & set(product):
         n_new = 4 if args.quick else 32
         asyncio.run(register_new_readers(fx, server.url, n_new, n_new))
     rows: list[dict[str, Any]] = []
