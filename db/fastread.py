@@ -39,6 +39,16 @@ class _Compiled:
     positional: bool
 
 
+def _converts_results(kind: sa.types.TypeEngine[Any], dialect: Dialect) -> bool:
+    """Whether SQLAlchemy would convert this column's values as read. psycopg's float
+    processor asks for the cursor's column type, which a statement not yet run has none
+    of; a float that is not read as Decimal arrives from both drivers as a Python float."""
+    try:
+        return kind.dialect_impl(dialect).result_processor(dialect, None) is not None
+    except TypeError:
+        return not (isinstance(kind, sa.Float) and not kind.asdecimal)
+
+
 class Prepared:
     """A fixed read statement, compiled on first use per dialect and list lengths."""
 
@@ -59,7 +69,7 @@ class Prepared:
     ) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
         for column in self.statement.selected_columns:
-            if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
+            if _converts_results(column.type, dialect):
                 raise TypeError(f"column {column.key!r} needs conversion: not for Prepared")
         for bind in compiled.binds.values():
             if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:

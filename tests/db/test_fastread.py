@@ -118,3 +118,38 @@ def test_statements_that_need_type_conversion_are_refused() -> None:
     """SQLite returns timestamps as text: SQLAlchemy converts them, the raw cursor would not."""
     with pytest.raises(TypeError, match="created_at"):
         Prepared(sa.select(col(Rating.created_at))).compiled(sqlite.dialect(), {})
+
+
+def test_a_stored_list_reads_back_on_the_fast_path(populated: sa.Engine) -> None:
+    """What a continuation reads once the recorder has written the list (both drivers read
+    `diversity`, a float, as it is)."""
+    from datetime import UTC, datetime
+
+    from db import lists
+
+    now = datetime.now(UTC)
+    header = {
+        "id": "L1", "user_id": 1, "kind": "recommendations", "anchor_book_id": None,
+        "category_id": 2, "diversity": 0.3, "model_version": "v0001", "variant": None,
+        "created_at": now,
+    }  # fmt: skip
+    items = [
+        {
+            "list_id": "L1",
+            "position": i,
+            "book_id": b,
+            "source": "MODEL",
+            "score": 0.5,
+            "served_at": now,
+        }
+        for i, b in enumerate([3, 1, 2])
+    ]
+    lists.write_lists(populated, [header], items)
+    lists.write_lists(populated, [header], items)  # written twice (a retried batch): no change
+    with FastReads.open(populated) as db:
+        assert lists.list_header(db, "L1") == {
+            "user_id": 1, "kind": "recommendations", "anchor_book_id": None,
+            "category_id": 2, "diversity": 0.3,
+        }  # fmt: skip
+        assert sorted(lists.shown_books(db, "L1")) == [(0, 3), (1, 1), (2, 2)]
+        assert lists.list_header(db, "missing") is None
