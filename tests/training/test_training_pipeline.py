@@ -133,7 +133,7 @@ def test_in_batch_softmax_for_large_catalogues_trains_and_exports(ratings, tmp_p
 
     frame = normalise(ratings)
     data = encode(frame)
-    spec = archs.get("default")
+    spec = archs.get("joint")  # the in-batch option is JointFactorModel's
     spec = dataclasses.replace(
         spec, batch_size=32, model_params={**spec.model_params, "softmax": "in_batch"}
     )
@@ -158,3 +158,23 @@ def test_tiny_database_without_a_holdout_still_trains(tmp_path) -> None:
     assert result.published and result.metrics["users"] == 0
     rec = Recommender.load(tmp_path)
     assert rec.n_users == 3 and rec.n_books == 3
+
+
+@pytest.mark.parametrize("arch, warm", [("readers", True), ("joint", False)])
+def test_at_scale_the_selection_fit_is_the_holdout_model(
+    ratings, tmp_path, monkeypatch, arch, warm
+) -> None:
+    """Above LARGE_DATA_RATINGS (lowered here): no separate holdout fit; the final fit is
+    warm-started for a quarter of the epochs where the architecture can, cold otherwise."""
+    from training import pipeline
+
+    monkeypatch.setattr(pipeline, "LARGE_DATA_RATINGS", 0)
+    result = train_frame(ratings, tmp_path, arch=arch, epochs=4, verbose=0)
+    assert "selection_fit_s" in result.phase_seconds
+    assert "holdout_fit_s" not in result.phase_seconds
+    hyper = Recommender.load(result.path).manifest["hyperparameters"]
+    assert hyper.get("final_fit_warm_epochs") == (
+        max(1, round(result.epochs / 4)) if warm else None
+    )
+    assert ("warm_start" in result.history) is warm
+    assert np.isfinite(result.metrics["rmse"])
