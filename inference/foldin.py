@@ -183,7 +183,8 @@ class ReadersFoldIn(JointFoldIn):
 
     def __init__(self, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super().__init__(params, arrays)
-        self.implicit = arrays.get("implicit_factors") if params.get("implicit") else None
+        # an artifact that says implicit but lacks the array is refused (KeyError)
+        self.implicit = arrays["implicit_factors"] if params.get("implicit") else None
 
     def base(self, idx: np.ndarray) -> np.ndarray:
         if self.implicit is None or idx.size == 0:

@@ -32,7 +32,7 @@ MANIFEST_KEYS = {
 }
 
 
-@pytest.mark.parametrize("arch", ["seed000", "seed003", "default"])
+@pytest.mark.parametrize("arch", ["seed000", "seed003", "joint", "default"])
 def test_each_architecture_trains_exports_and_serves(arch, ratings, tmp_path) -> None:
     result = train_frame(ratings, tmp_path, arch=arch, epochs=2, verbose=0)
     assert result.published and result.version == "v0001"
@@ -178,3 +178,30 @@ def test_at_scale_the_selection_fit_is_the_holdout_model(
     )
     assert ("warm_start" in result.history) is warm
     assert np.isfinite(result.metrics["rmse"])
+
+
+def test_readers_with_implicit_factors_export_and_fold_in(ratings, tmp_path) -> None:
+    """The SVD++ option (off in the registered config) end to end: the served vectors are
+    p + the history's implicit part, shipped as user_factors, and a fold-in uses the y's."""
+    import dataclasses
+
+    from training.writer import base_manifest, write_artifact
+
+    frame = normalise(ratings)
+    data, scale = encode(frame), rating_scale(frame)
+    spec = archs.get("readers")
+    spec = dataclasses.replace(spec, model_params={**spec.model_params, "implicit": True})
+    fitted = fit(spec, data, scale, seed=0, epochs=2, verbose=0)
+    manifest = base_manifest(spec, 2, 0, frame, scale)
+    manifest.update(version="t", metrics={}, baseline_metrics={})
+    write_artifact(tmp_path, fitted, data, spec, manifest)
+    rec = Recommender.load(tmp_path)
+    assert rec.manifest["fold_in"] == {
+        **rec.manifest["fold_in"],
+        "kind": "readers",
+        "implicit": True,
+    }
+    served = np.load(tmp_path / "user_factors.npy")
+    p = np.asarray(fitted.model.user_factors)
+    assert np.abs(served - p).max() > 1e-4  # the implicit part is in what is served
+    assert len(rec.recommend_for_history([(7, 5.0), (10, 4.0)], k=3)) == 3

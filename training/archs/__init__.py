@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from training.archs.base import Architecture
 
 REGISTRY = {
-    "default": "training.archs.joint",  # bookrec's own: joint rating + choice heads
-    "joint": "training.archs.joint",  # the same, by the name it keeps once not the default
+    "default": "training.archs.readers",  # bookrec's own: `readers`, under the usual name
+    "joint": "training.archs.joint",  # the previous default: the same heads, Keras fit
     "readers": "training.archs.readers",  # joint heads trained on batches of whole readers
     "seed000": "training.archs.seed000",  # the Django book manager, as published
     "seed003": "training.archs.seed003",  # RecommenderNet, as published
