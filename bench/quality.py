@@ -156,7 +156,10 @@ def cold_readers(database_url: str, n_cold: int = 100, seed: int = 42) -> str:
     spec = archs.get("default")
     encoded = data_mod.encode(warm)
     scale = data_mod.rating_scale(warm)
-    epochs = 28  # the early-stopping epoch the full benchmark run selects on ML-100K
+    # early stopping on a validation slice of what it is fit on, as `bookrec train` does
+    from training.pipeline import epochs_by_validation
+
+    epochs, _ = epochs_by_validation(spec, warm, scale, seed, None, 0)
     fitted = fit(spec, encoded, scale, seed, epochs=epochs, verbose=0)
     with tempfile.TemporaryDirectory(prefix="bookrec-cold-") as tmp:
         manifest = base_manifest(spec, epochs, seed, warm, scale)

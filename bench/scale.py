@@ -1,13 +1,18 @@
 """Scale benchmark: synthetic 50,000 readers x 10,000 books x 5,000,000 ratings.
 
     python bench/scale.py [--ratings 5000000] [--users 50000] [--books 10000] [--epochs 1]
-                          [--batch-size 1024] [--readers 1000]
+                          [--batch-size N] [--readers 1000] [--arch default]
+                          [--pipeline] [--als [--als-factors 64]]
 
 Generates ratings in numpy (low-rank taste, Zipf-like book popularity, skewed reader
-activity), trains the ``default`` model for a bounded number of epochs straight from arrays
-(no database), reports seconds per epoch and peak RSS, exports the ONNX scorer and times
-scoring + top-10 for one reader (median over --readers readers) with onnxruntime, against a
-plain numpy matrix-vector product + argpartition over the same embeddings.
+activity), trains `--arch` for a bounded number of epochs straight from arrays (no
+database) through its own fit loop, reports seconds per epoch and peak RSS, exports the ONNX
+scorer and times scoring + top-10 for one reader (median over --readers readers) with
+onnxruntime, against a plain numpy matrix-vector product + argpartition over the same arrays.
+`--pipeline` times the whole `bookrec train` flow (train_frame) on the same ratings, `--als`
+fits implicit's ALS on the protocol split (needs `pip install implicit`); with either, the
+epoch benchmark runs only if `--epochs` is given. Caveat: which books a synthetic reader rates
+depends on popularity alone (taste sets only the stars), so nDCG here rewards popularity.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import argparse
 import dataclasses
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -27,10 +31,10 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+from _scale_reports import als_report, load, pipeline_report  # noqa: E402
+from _scale_reports import rss_mb as peak_rss_mb  # noqa: E402
 
 
 def synthetic_ratings(
@@ -64,34 +68,19 @@ def synthetic_ratings(
     return pd.DataFrame({"user_id": users + 1, "book_id": books + 1, "stars": stars})
 
 
-class EpochTimer:
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-
-    def keras_callback(self):
-        import keras
-
-        timer = self
-
-        class _Timer(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.started = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                timer.seconds.append(time.perf_counter() - self.started)
-
-        return _Timer()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--books", type=int, default=10_000)
     parser.add_argument("--ratings", type=int, default=5_000_000)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--epochs", type=int, default=None, help="default 1")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the arch's")
     parser.add_argument("--readers", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--arch", default="default")
+    parser.add_argument("--pipeline", action="store_true", help="time the whole train_frame")
+    parser.add_argument("--als", action="store_true", help="implicit's ALS on the same split")
+    parser.add_argument("--als-factors", type=int, default=64)
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -102,37 +91,32 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
 
-    import keras
+    if args.pipeline:
+        pipeline_report(frame, args.arch)
+    if args.als:
+        als_report(frame, args.als_factors)
+    if (args.pipeline or args.als) and args.epochs is None:
+        return
+
     import onnxruntime as ort
 
     from training import archs
     from training.data import encode, rating_scale
     from training.export import check_parity, export_graphs
+    from training.fit import fit
 
     data = encode(frame)
     scale = rating_scale(frame)
     del frame
-    spec = dataclasses.replace(archs.get("default"), batch_size=args.batch_size)
-
-    keras.utils.set_random_seed(args.seed)
-    model = spec.build(
-        data.n_users,
-        data.n_books,
-        float(data.stars.mean()),
-        scale,
-        np.bincount(data.books, minlength=data.n_books),
-    )
-    timer = EpochTimer()
-    model.fit(
-        (data.users, data.books),
-        data.stars,
-        batch_size=spec.batch_size,
-        epochs=args.epochs,
-        shuffle=True,
-        verbose=2,
-        callbacks=[timer.keras_callback()],
-    )
+    spec = archs.get(args.arch)
+    if args.batch_size is not None:
+        spec = dataclasses.replace(spec, batch_size=args.batch_size)
+    epochs = args.epochs or 1
+    fitted = fit(spec, data, scale, args.seed, epochs=epochs, verbose=2)
+    model = fitted.model
+    per_epoch = fitted.history.get("epoch_seconds") or [fitted.seconds / epochs]
     train_rss = peak_rss_mb()
+    arrays = spec.arrays(model)  # what the server reads: the numpy scorer uses the same
 
     with tempfile.TemporaryDirectory(prefix="bookrec-scale-") as tmp:
         export_graphs(model, Path(tmp), folds_in=spec.folds_in)
@@ -145,10 +129,8 @@ def main(argv: list[str] | None = None) -> None:
         rng = np.random.default_rng(1)
         readers = rng.choice(data.n_users, args.readers, replace=False).astype(np.int64)
         onnx_times, numpy_times = [], []
-        user_factors = np.asarray(model.user_embedding.embeddings)
-        projection = np.asarray(model.rank_projection.kernel)
-        books = np.asarray(model.book_embedding.embeddings)
-        rank_bias = np.asarray(model.rank_bias)
+        user_factors, books = arrays["user_factors"], arrays["book_factors"]
+        projection, rank_bias = arrays["rank_projection"], arrays["rank_bias"]
         agree = 0
         for reader in readers:
             t = time.perf_counter()
@@ -167,11 +149,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"data: {data.n_users:,} readers x {data.n_books:,} books x {data.users.size:,} ratings; "
-        f"ranking head softmax={model.softmax}, batch {spec.batch_size}, dim {model.dim}"
+        f"arch {args.arch}, batch_size {spec.batch_size}, dim {model.dim}"
     )
     print(
-        f"training: {', '.join(f'{s:.1f}' for s in timer.seconds)} s/epoch "
-        f"({data.users.size / np.mean(timer.seconds):,.0f} ratings/s)"
+        f"training: {', '.join(f'{s:.1f}' for s in per_epoch)} s/epoch "
+        f"({data.users.size / np.mean(per_epoch):,.0f} ratings/s), load {load()}"
     )
     print(
         f"peak RSS: {train_rss:.0f} MB after training, {peak_rss_mb():.0f} MB overall (limit 4096 MB)"

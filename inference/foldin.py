@@ -8,6 +8,10 @@ needs; the `score_vector` graph then scores the vector like a trained reader's.
 - `joint`: the ridge solution, refined by gradient steps on the reader's share of the model's
   own training objective (rating error + choice cross-entropy + L2): `JointObjective`. A test
   proves it equal to the Keras loss it restates (tests/training/test_fold_in_objective.py);
+- `readers`: the same for the `readers` architecture, whose reader vector is
+  x = |N|^-1/2 sum_{j in N} y_j + p with optional per-book `implicit_factors` y: the history
+  part is exact, p and the bias start from the ridge solution on what it leaves, and the steps
+  are on `ReadersObjective` (its L2 falls on p, not x). Tested likewise;
 - anything else (or no `score_vector` graph): no vector; the recommender falls back to a
   taste profile in book-embedding space.
 """
@@ -138,8 +142,11 @@ class JointFoldIn:
     def objective(self, idx: np.ndarray, stars: np.ndarray) -> JointObjective:
         return JointObjective(self.params, self.arrays, self.projected, idx, stars)
 
+    def ridge_start(self, idx: np.ndarray, stars: np.ndarray) -> Vector:
+        return self.ridge.vector(idx, stars)
+
     def vector(self, idx: np.ndarray, stars: np.ndarray, start: Vector | None = None) -> Vector:
-        u0, b = start if start is not None else self.ridge.vector(idx, stars)
+        u0, b = start if start is not None else self.ridge_start(idx, stars)
         objective = self.objective(idx, stars)
         u = u0.astype(np.float64)
         for _ in range(self.steps):
@@ -149,9 +156,57 @@ class JointFoldIn:
         return u.astype(np.float32), float(b)
 
 
+class ReadersObjective(JointObjective):
+    """One reader's share of ImplicitJointModel's batch loss (times the reader's n ratings),
+    as a function of the served vector x = base + p and bias b, `base` being the history's
+    implicit part: JointObjective's terms with the L2 moved from x to p,
+
+        value(x, b) = JointObjective.value(x, b) + l2 * n * (|x - base|^2 - |x|^2)."""
+
+    def __init__(self, *args: Any, base: np.ndarray) -> None:
+        super().__init__(*args)
+        self.base = base
+
+    def value(self, u: np.ndarray, b: float) -> float:
+        p = u - self.base
+        return super().value(u, b) + self.l2 * self.n * float(p @ p - u @ u)
+
+    def gradient(self, u: np.ndarray, b: float) -> tuple[np.ndarray, float]:
+        grad_u, grad_b = super().gradient(u, b)
+        return grad_u - 2 * self.l2 * self.n * self.base, grad_b
+
+
+class ReadersFoldIn(JointFoldIn):
+    """x = base + p: `base` exact from the history (zero without `implicit_factors`), p and
+    b by ridge on the residual the base leaves, then `steps` steps on `ReadersObjective`.
+    `start` (a refreshed reader's trained x and bias) replaces the ridge start."""
+
+    def __init__(self, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        super().__init__(params, arrays)
+        # an artifact that says implicit but lacks the array is refused (KeyError)
+        self.implicit = arrays["implicit_factors"] if params.get("implicit") else None
+
+    def base(self, idx: np.ndarray) -> np.ndarray:
+        if self.implicit is None or idx.size == 0:
+            return np.zeros(self.projected.shape[1])
+        return self.implicit[idx].astype(np.float64).sum(0) / np.sqrt(idx.size)
+
+    def objective(self, idx: np.ndarray, stars: np.ndarray) -> ReadersObjective:
+        return ReadersObjective(
+            self.params, self.arrays, self.projected, idx, stars, base=self.base(idx)
+        )
+
+    def ridge_start(self, idx: np.ndarray, stars: np.ndarray) -> Vector:
+        base = self.base(idx)
+        shifted = stars - self.ridge.book_factors[idx].astype(np.float64) @ base
+        p, b = self.ridge.vector(idx, shifted.astype(np.float32))
+        return (base + p).astype(np.float32), b
+
+
 KINDS: dict[str, type[RidgeFoldIn] | type[JointFoldIn]] = {
     "ridge": RidgeFoldIn,
     "joint": JointFoldIn,
+    "readers": ReadersFoldIn,
 }
 
 

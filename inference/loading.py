@@ -59,6 +59,7 @@ def _expected_shapes(manifest: dict[str, Any], dim: int) -> dict[str, tuple[int,
         "user_factors": (n_users, dim),
         "user_bias": (n_users,),
         "user_history_hash": (n_users,),
+        "implicit_factors": (n_books, dim),
     }
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from inference.metrics import ndcg_rows, rmse, top_k_rows
-from training.archs.base import Architecture
+from training.archs.base import Architecture, FitResult
 from training.data import Encoded
+
+__all__ = ["VALIDATION_USERS", "FitResult", "ValidationRanking", "fit"]
 
 VALIDATION_USERS = 2000  # readers scored per epoch for early stopping (a seeded sample)
 
@@ -71,14 +72,6 @@ class ValidationRanking(keras.callbacks.Callback):
         logs["val_objective"] = logs["val_ndcg"] - logs["val_rmse"]
 
 
-@dataclass
-class FitResult:
-    model: keras.Model
-    epochs: int  # epochs actually kept (best epoch for early stopping)
-    history: dict[str, list[float]]
-    seconds: float
-
-
 def fit(
     arch: Architecture,
     data: Encoded,
@@ -88,9 +81,15 @@ def fit(
     validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     verbose: int | str = "auto",
 ) -> FitResult:
-    """Train `arch` on `data`; with `validation` and early stopping, keep the best epoch."""
+    """Train `arch` on `data`; with `validation` and early stopping, keep the best epoch.
+    An architecture with a training loop of its own (`Architecture.fit`) runs that."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    own = arch.fit(
+        data, scale, seed, epochs if epochs is not None else arch.epochs, validation, verbose
+    )
+    if own is not None:
+        return own
     counts = np.bincount(data.books, minlength=data.n_books)
     model = arch.build(data.n_users, data.n_books, float(np.mean(data.stars)), scale, counts)
     callbacks: list[keras.callbacks.Callback] = []

@@ -9,12 +9,20 @@ Flow of ``train`` (the test part is never used for fitting or selection):
 4. refit on ALL ratings for E epochs, export, parity-check, write the artifact as a new
    version, and make it current unless the gate finds it worse than the current version
    (``force`` overrides the gate).
+
+At scale (>= LARGE_DATA_RATINGS in the training part) steps 2-4 are cheaper, each step still
+honest: the selection fit is capped at LARGE_EPOCH_CAP epochs and IS the holdout model (it
+was fit on the training part minus the validation slice, so it never saw the test part; the
+architecture brings what it serves up to the whole training part's history), and the final
+fit warm-starts from it for WARM_FINAL_FRACTION of the epochs where the architecture can
+(`Architecture.warm_fit`), cold otherwise. docs/research/model-at-scale.md has the figures.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +33,9 @@ from inference import Recommender
 from training import archs
 from training import data as data_mod
 from training.archs.base import Architecture
+from training.data import Encoded
 from training.evaluation import evaluate_recommender, most_rated_baseline
-from training.fit import fit
+from training.fit import FitResult, fit
 from training.split import stratified_split
 from training.writer import (
     SPLIT_SEED,
@@ -36,6 +45,12 @@ from training.writer import (
     plot_loss,
     write_artifact,
 )
+
+LARGE_DATA_RATINGS = 1_000_000
+# 5M ratings: ~12 s an epoch on 2 shared cores for `readers`; still improving slowly at 40
+LARGE_EPOCH_CAP = 40
+# bench/warm_start.py (ML-100K): 1/4 of the epochs lands within the gate's tolerance of cold
+WARM_FINAL_FRACTION = 0.25
 
 
 @dataclass
@@ -51,6 +66,39 @@ class TrainResult:
     parity_max_abs_diff: float = 0.0
     gate: str = ""
     history: dict[str, list[float]] = field(default_factory=dict)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Selection:
+    """Early stopping's outcome: the epoch count, the curves, and the fit itself with the
+    encoding of the data it saw (None when there was no selection fit)."""
+
+    epochs: int
+    history: dict[str, list[float]]
+    fitted: FitResult | None = None
+    encoded: Encoded | None = None
+
+
+def select_epochs(
+    arch: Architecture,
+    train_part: pd.DataFrame,
+    scale: tuple[float, float],
+    seed: int,
+    epochs: int | None,
+    verbose: int | str,
+) -> Selection:
+    """Epoch count to use: early stopping on a validation slice of the training part."""
+    cap = epochs if epochs is not None else arch.epochs
+    if not arch.early_stopping:
+        return Selection(cap, {})
+    inner, val = stratified_split(train_part, VALIDATION_FRACTION, SPLIT_SEED + 1)
+    encoded = data_mod.encode(inner)
+    validation = encoded.encode(val)
+    if validation[0].size == 0:  # too little data for a validation slice: use the epoch cap
+        return Selection(cap, {})
+    result = fit(arch, encoded, scale, seed, epochs=epochs, validation=validation, verbose=verbose)
+    return Selection(result.epochs, result.history, result, encoded)
 
 
 def epochs_by_validation(
@@ -61,17 +109,8 @@ def epochs_by_validation(
     epochs: int | None,
     verbose: int | str,
 ) -> tuple[int, dict[str, list[float]]]:
-    """Epoch count to use: early stopping on a validation slice of the training part."""
-    cap = epochs if epochs is not None else arch.epochs
-    if not arch.early_stopping:
-        return cap, {}
-    inner, val = stratified_split(train_part, VALIDATION_FRACTION, SPLIT_SEED + 1)
-    encoded = data_mod.encode(inner)
-    validation = encoded.encode(val)
-    if validation[0].size == 0:  # too little data for a validation slice: use the epoch cap
-        return cap, {}
-    result = fit(arch, encoded, scale, seed, epochs=epochs, validation=validation, verbose=verbose)
-    return result.epochs, result.history
+    selection = select_epochs(arch, train_part, scale, seed, epochs, verbose)
+    return selection.epochs, selection.history
 
 
 def train(
@@ -109,9 +148,24 @@ def train_frame(
 
     # 1-3: honest holdout numbers through the exported graph.
     train_part, test_part = stratified_split(ratings, TEST_FRACTION, SPLIT_SEED)
-    best_epochs, selection = epochs_by_validation(spec, train_part, scale, seed, epochs, verbose)
-    holdout_data = data_mod.encode(train_part)
-    holdout_fit = fit(spec, holdout_data, scale, seed, epochs=best_epochs, verbose=verbose)
+    large = len(train_part) >= LARGE_DATA_RATINGS
+    if large and epochs is None:
+        epochs = min(spec.epochs, LARGE_EPOCH_CAP)
+    phases: dict[str, float] = {}
+    selection = select_epochs(spec, train_part, scale, seed, epochs, verbose)
+    best_epochs, selection_history = selection.epochs, selection.history
+    if selection.fitted is not None:
+        phases["selection_fit_s"] = selection.fitted.seconds
+    if large and selection.fitted is not None and selection.encoded is not None:
+        # the selection model as the holdout model: it never saw the test part
+        holdout_fit, holdout_data = selection.fitted, selection.encoded
+        users, books, _ = holdout_data.encode(train_part)
+        spec.prepare_holdout(holdout_fit.model, users, books)
+    else:
+        holdout_data = data_mod.encode(train_part)
+        holdout_fit = fit(spec, holdout_data, scale, seed, epochs=best_epochs, verbose=verbose)
+        phases["holdout_fit_s"] = holdout_fit.seconds
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bookrec-holdout-") as tmp:
         manifest = base_manifest(
             spec, best_epochs, seed, train_part, data_mod.rating_scale(train_part)
@@ -121,14 +175,27 @@ def train_frame(
         metrics = evaluate_recommender(Recommender.load(tmp), train_part, test_part)
     metrics["fit_seconds"] = holdout_fit.seconds
     baseline = most_rated_baseline(train_part, test_part)
+    phases["holdout_export_eval_s"] = time.perf_counter() - started
 
-    # 4: refit on everything with the same configuration and epoch count.
+    # 4: refit on everything with the same configuration (warm at scale, where it can).
     all_data = data_mod.encode(ratings)
-    final_fit = fit(spec, all_data, scale, seed, epochs=best_epochs, verbose=verbose)
+    final_fit = None
+    if large:
+        warm_epochs = max(1, round(best_epochs * WARM_FINAL_FRACTION))
+        final_fit = spec.warm_fit(
+            all_data, scale, seed, warm_epochs, holdout_fit, holdout_data, verbose
+        )
+    del holdout_fit, selection  # large models: one at a time in memory
+    if final_fit is None:
+        final_fit = fit(spec, all_data, scale, seed, epochs=best_epochs, verbose=verbose)
+    phases["final_fit_s"] = final_fit.seconds
+    started = time.perf_counter()
     with store.new_version() as (version, staging):
         manifest = base_manifest(spec, best_epochs, seed, ratings, scale)
         manifest.update(version=version, metrics=metrics, baseline_metrics=baseline)
-        plot_loss(final_fit.history, selection, staging / "loss.png")
+        if "warm_start" in final_fit.history:  # what the published model really ran
+            manifest["hyperparameters"]["final_fit_warm_epochs"] = final_fit.epochs
+        plot_loss(final_fit.history, selection_history, staging / "loss.png")
         parity = write_artifact(staging, final_fit, all_data, spec, manifest)
         Recommender.load(staging)  # the published graph must pass the server's own checks
 
@@ -136,6 +203,9 @@ def train_frame(
     decision = judge(version, metrics, current, current_metrics, force)
     if decision.publish:
         store.publish(version, check=Recommender.load)
+    phases["export_publish_s"] = time.perf_counter() - started
+    if verbose:
+        print("phases: " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()), flush=True)
     return TrainResult(
         version=version,
         path=store.path(version),
@@ -144,10 +214,11 @@ def train_frame(
         baseline_metrics=baseline,
         arch=spec.name,
         epochs=best_epochs,
-        fit_seconds=holdout_fit.seconds,
+        fit_seconds=metrics["fit_seconds"],
         parity_max_abs_diff=parity,
         gate=decision.reason,
         history=final_fit.history,
+        phase_seconds=phases,
     )
 
 

@@ -108,7 +108,10 @@ async def test_diversity_trades_score_for_variety(rec_api: Api, engine: sa.Engin
     varied = await recs(rec_api, token, 8, d=1.0)
     assert len(varied) == 8 and len(set(ids(varied))) == 8
     assert ids(varied)[0] == ids(plain)[0]  # the best pick stays first
-    mystery = [sum(i in MYSTERY_IDS for i in ids(items)) for items in (plain, varied)]
+    # Variety reaches the head of the list: the reader has only four unrated fantasy books,
+    # so the whole eight hold four mysteries either way (a good model's score order puts them
+    # last, MMR between the fantasy picks); the first four show the trade.
+    mystery = [sum(i in MYSTERY_IDS for i in ids(items)[:4]) for items in (plain, varied)]
     assert mystery[1] > mystery[0], mystery
     assert all(r["because"] is not None for r in varied)
     for wrong in (-0.1, 1.5):

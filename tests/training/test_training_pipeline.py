@@ -32,7 +32,7 @@ MANIFEST_KEYS = {
 }
 
 
-@pytest.mark.parametrize("arch", ["seed000", "seed003", "default"])
+@pytest.mark.parametrize("arch", ["seed000", "seed003", "joint", "default"])
 def test_each_architecture_trains_exports_and_serves(arch, ratings, tmp_path) -> None:
     result = train_frame(ratings, tmp_path, arch=arch, epochs=2, verbose=0)
     assert result.published and result.version == "v0001"
@@ -133,7 +133,7 @@ def test_in_batch_softmax_for_large_catalogues_trains_and_exports(ratings, tmp_p
 
     frame = normalise(ratings)
     data = encode(frame)
-    spec = archs.get("default")
+    spec = archs.get("joint")  # the in-batch option is JointFactorModel's
     spec = dataclasses.replace(
         spec, batch_size=32, model_params={**spec.model_params, "softmax": "in_batch"}
     )
@@ -158,3 +158,50 @@ def test_tiny_database_without_a_holdout_still_trains(tmp_path) -> None:
     assert result.published and result.metrics["users"] == 0
     rec = Recommender.load(tmp_path)
     assert rec.n_users == 3 and rec.n_books == 3
+
+
+@pytest.mark.parametrize("arch, warm", [("readers", True), ("joint", False)])
+def test_at_scale_the_selection_fit_is_the_holdout_model(
+    ratings, tmp_path, monkeypatch, arch, warm
+) -> None:
+    """Above LARGE_DATA_RATINGS (lowered here): no separate holdout fit; the final fit is
+    warm-started for a quarter of the epochs where the architecture can, cold otherwise."""
+    from training import pipeline
+
+    monkeypatch.setattr(pipeline, "LARGE_DATA_RATINGS", 0)
+    result = train_frame(ratings, tmp_path, arch=arch, epochs=4, verbose=0)
+    assert "selection_fit_s" in result.phase_seconds
+    assert "holdout_fit_s" not in result.phase_seconds
+    hyper = Recommender.load(result.path).manifest["hyperparameters"]
+    assert hyper.get("final_fit_warm_epochs") == (
+        max(1, round(result.epochs / 4)) if warm else None
+    )
+    assert ("warm_start" in result.history) is warm
+    assert np.isfinite(result.metrics["rmse"])
+
+
+def test_readers_with_implicit_factors_export_and_fold_in(ratings, tmp_path) -> None:
+    """The SVD++ option (off in the registered config) end to end: the served vectors are
+    p + the history's implicit part, shipped as user_factors, and a fold-in uses the y's."""
+    import dataclasses
+
+    from training.writer import base_manifest, write_artifact
+
+    frame = normalise(ratings)
+    data, scale = encode(frame), rating_scale(frame)
+    spec = archs.get("readers")
+    spec = dataclasses.replace(spec, model_params={**spec.model_params, "implicit": True})
+    fitted = fit(spec, data, scale, seed=0, epochs=2, verbose=0)
+    manifest = base_manifest(spec, 2, 0, frame, scale)
+    manifest.update(version="t", metrics={}, baseline_metrics={})
+    write_artifact(tmp_path, fitted, data, spec, manifest)
+    rec = Recommender.load(tmp_path)
+    assert rec.manifest["fold_in"] == {
+        **rec.manifest["fold_in"],
+        "kind": "readers",
+        "implicit": True,
+    }
+    served = np.load(tmp_path / "user_factors.npy")
+    p = np.asarray(fitted.model.user_factors)
+    assert np.abs(served - p).max() > 1e-4  # the implicit part is in what is served
+    assert len(rec.recommend_for_history([(7, 5.0), (10, 4.0)], k=3)) == 3

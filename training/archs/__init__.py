@@ -8,6 +8,7 @@ TensorFlow.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,9 @@ if TYPE_CHECKING:
     from training.archs.base import Architecture
 
 REGISTRY = {
-    "default": "training.archs.joint",  # bookrec's own: joint rating + choice heads
+    "default": "training.archs.readers",  # bookrec's own: `readers`, under the usual name
+    "joint": "training.archs.joint",  # the previous default: the same heads, Keras fit
+    "readers": "training.archs.readers",  # joint heads trained on batches of whole readers
     "seed000": "training.archs.seed000",  # the Django book manager, as published
     "seed003": "training.archs.seed003",  # RecommenderNet, as published
 }
@@ -25,4 +28,6 @@ NAMES = tuple(REGISTRY)
 def get(name: str) -> Architecture:
     if name not in REGISTRY:
         raise ValueError(f"unknown arch {name!r}; choose one of {sorted(REGISTRY)}")
-    return importlib.import_module(REGISTRY[name]).ARCH  # type: ignore[no-any-return]
+    arch = importlib.import_module(REGISTRY[name]).ARCH
+    # the registered name is the one artifacts record (the same module may serve two names)
+    return dataclasses.replace(arch, name=name)  # type: ignore[no-any-return]

@@ -6,11 +6,24 @@ own module (a subclass, its Keras model) and a line in the registry."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 from keras import ops
+
+if TYPE_CHECKING:
+    from training.data import Encoded
+
+Validation = tuple[np.ndarray, np.ndarray, np.ndarray]  # users, books, stars (encoded)
+
+
+@dataclass
+class FitResult:
+    model: keras.Model
+    epochs: int  # epochs actually kept (best epoch for early stopping)
+    history: dict[str, list[float]]
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,39 @@ class Architecture:
     model_params: dict[str, Any] = field(default_factory=dict)
     patience: int = 3
     folds_in: bool = False  # exports score_vector and a vector fold-in kind
+
+    def fit(
+        self,
+        data: Encoded,
+        scale: tuple[float, float],
+        seed: int,
+        epochs: int,
+        validation: Validation | None,
+        verbose: int | str,
+    ) -> FitResult | None:
+        """The architecture's own training loop; None (the default): `training.fit`'s
+        generic Keras loop. Same contract: with `validation` and early stopping, the best
+        epoch's weights and count."""
+        return None
+
+    def warm_fit(
+        self,
+        data: Encoded,
+        scale: tuple[float, float],
+        seed: int,
+        epochs: int,
+        previous: FitResult,
+        previous_data: Encoded,
+        verbose: int | str,
+    ) -> FitResult | None:
+        """`epochs` epochs on `data` starting from `previous` (fit on `previous_data`'s ids);
+        None (the default): this architecture cannot warm start, the caller fits cold."""
+        return None
+
+    def prepare_holdout(self, model: keras.Model, users: np.ndarray, books: np.ndarray) -> None:
+        """A selection-fit model is reused as the holdout model (large data): bring what it
+        serves up to date with the whole training part's ratings (encoded in its own ids).
+        Nothing to do for models whose reader vectors are their trained rows."""
 
     def build(
         self,

@@ -173,7 +173,7 @@ class JointArchitecture(Architecture):
 
 # Tuned on a validation slice of the ML-100K training part.
 ARCH = JointArchitecture(
-    "default",
+    "joint",
     epochs=40,
     batch_size=256,
     learning_rate=3e-3,

@@ -1,0 +1,97 @@
+"""Incremental retraining on ML-100K: warm start from an older model vs a cold fit.
+
+    python bench/warm_start.py [--arch default] [--fractions 0.25,0.5] [--cold-epochs N]
+
+The protocol split (25% held out, seed 42) as always. The "old database" is the training part
+minus 5% of its readers (new readers), minus 3% of its books (new books), minus 5% of the rest
+of its ratings (new ratings). The old model is fit on it; then the current training part is
+fit (a) cold for E epochs and (b) warm-started from the old model (`Architecture.warm_fit`)
+for a fraction of E. Both are exported and scored on the held-out part through ONNX; the
+gate's tolerances decide whether warm is acceptable. This is what sets the pipeline's
+WARM_FINAL_FRACTION.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CACHE = Path(os.environ.get("BOOKREC_CACHE", Path.home() / ".cache" / "bookrec"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--arch", default="default")
+    parser.add_argument("--fractions", default="0.25,0.5")
+    parser.add_argument("--cold-epochs", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    from artifact.gate import NDCG_TOLERANCE, RMSE_TOLERANCE
+    from inference import Recommender
+    from training import archs
+    from training import data as data_mod
+    from training.evaluation import evaluate_recommender
+    from training.fit import fit
+    from training.pipeline import epochs_by_validation
+    from training.split import stratified_split
+    from training.writer import SPLIT_SEED, TEST_FRACTION, base_manifest, write_artifact
+
+    raw = pd.read_csv(
+        CACHE / "ml-100k" / "u.data", sep="\t", names=["user_id", "book_id", "stars", "t"]
+    )
+    ratings = data_mod.normalise(raw)
+    scale = data_mod.rating_scale(ratings)
+    train_part, test_part = stratified_split(ratings, TEST_FRACTION, SPLIT_SEED)
+    spec = archs.get(args.arch)
+    rng = np.random.default_rng(0)
+    users = train_part["user_id"].unique()
+    books = train_part["book_id"].unique()
+    new_users = rng.choice(users, int(0.05 * users.size), replace=False)
+    new_books = rng.choice(books, int(0.03 * books.size), replace=False)
+    old = train_part[~train_part.user_id.isin(new_users) & ~train_part.book_id.isin(new_books)]
+    old = old.drop(old.sample(frac=0.05, random_state=0).index)
+    print(f"old database: {len(old)} ratings; current training part: {len(train_part)}", flush=True)
+
+    def score(fitted, enc, label):
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = base_manifest(spec, fitted.epochs, args.seed, train_part, scale)
+            manifest.update(version="warm", metrics={}, baseline_metrics={})
+            write_artifact(Path(tmp), fitted, enc, spec, manifest)
+            m = evaluate_recommender(Recommender.load(tmp), train_part, test_part)
+        print(
+            f"{label}: RMSE {m['rmse']:.4f} nDCG@10 {m['ndcg@10']:.4f} "
+            f"epochs {fitted.epochs} fit {fitted.seconds:.1f}s",
+            flush=True,
+        )
+        return m
+
+    epochs = (
+        args.cold_epochs or epochs_by_validation(spec, train_part, scale, args.seed, None, 0)[0]
+    )
+    enc_old = data_mod.encode(old)
+    old_fit = fit(spec, enc_old, scale, args.seed, epochs=epochs, verbose=0)
+    enc = data_mod.encode(train_part)
+    cold = score(fit(spec, enc, scale, args.seed, epochs=epochs, verbose=0), enc, "cold")
+    for fraction in [float(f) for f in args.fractions.split(",")]:
+        k = max(1, round(epochs * fraction))
+        warm = spec.warm_fit(enc, scale, args.seed, k, old_fit, enc_old, 0)
+        if warm is None:
+            raise SystemExit(f"arch {args.arch!r} cannot warm start (Architecture.warm_fit)")
+        wm = score(warm, enc, f"warm {fraction:.2f}")
+        ok = wm["ndcg@10"] >= cold["ndcg@10"] * (1 - NDCG_TOLERANCE) and wm["rmse"] <= cold[
+            "rmse"
+        ] * (1 + RMSE_TOLERANCE)
+        print(f"  within the gate's tolerance of cold: {ok}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""`ImplicitJointModel`: JointFactorModel's two heads, trained on batches of whole readers.
+
+Model (u = reader, i = book, N(u) = the books u rated in the training data):
+    x_u   = p_u + |N(u)|^-1/2 * sum_{j in N(u)} y_j          (implicit part, optional)
+    stars = mu + b_u + b_i + x_u . v_i                       (rating head, squared error)
+    score = (x_u K) . v_i + c_i                              (ranking head, full softmax)
+
+Loss of a batch of *readers* (every rating of each reader in it), divided by the batch's
+number of ratings so that it is the per-rating mean JointFactorModel minimises:
+    sum_r (r - stars)^2
+  + w * sum_u [ n_u * logsumexp_i(score_ui) - sum_{i in R(u)} score_ui ]   (exact full softmax)
+  + l2 * (sum_u n_u |p_u|^2 + sum_r |v_i|^2) + l2_y * sum_r |y_i|^2 + rank_l2 * sum_u n_u |x_u K|^2
+The softmax over the catalogue is computed once per reader, not once per rating: an epoch
+costs ~ readers x books x d instead of ratings x books x d.
+
+Serving: `score_user.onnx` reads the materialised reader vectors x_u (a non-trainable table
+set from the training history by `materialize`), so its graph and interface are
+JointFactorModel's; `score_vector.onnx` takes x directly. The numpy restatement of the loss,
+for one reader, is `inference.foldin.ReadersObjective`.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="bookrec")
+class ImplicitJointModel(keras.Model):
+    def __init__(
+        self,
+        n_users: int,
+        n_books: int,
+        dim: int = 64,
+        l2: float = 0.1,
+        l2_y: float | None = None,
+        rank_weight: float = 1.0,
+        rank_l2: float = 0.1,
+        global_mean: float = 3.5,
+        implicit: bool = True,
+        history_dropout: float = 0.0,
+        dropout_rank_only: bool = False,
+        init_std: float = 0.05,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.n_users, self.n_books, self.dim = n_users, n_books, dim
+        self.l2, self.rank_weight, self.rank_l2 = l2, rank_weight, rank_l2
+        self.l2_y = l2 if l2_y is None else l2_y
+        self.global_mean, self.implicit = global_mean, implicit
+        # training only: each rating's y_j left out of x_u with this probability (denoising,
+        # so the softmax cannot just echo the history back); serving uses the whole history
+        self.history_dropout = history_dropout
+        self.dropout_rank_only = dropout_rank_only  # the rating head sees the whole history
+        self.softmax = "full"  # exact, per reader (recorded in the manifest)
+        init = keras.initializers.RandomNormal(stddev=init_std)
+        self.user_factors = self.add_weight(shape=(n_users, dim), initializer=init, name="p")
+        self.book_factors = self.add_weight(shape=(n_books, dim), initializer=init, name="v")
+        self.implicit_factors = self.add_weight(
+            shape=(n_books, dim),
+            initializer=init if implicit else "zeros",
+            name="y",
+            trainable=implicit,
+        )
+        self.user_bias = self.add_weight(shape=(n_users,), initializer="zeros", name="b_u")
+        self.book_bias = self.add_weight(shape=(n_books,), initializer="zeros", name="b_i")
+        self.kernel = self.add_weight(
+            shape=(dim, dim), initializer="glorot_uniform", name="rank_projection"
+        )
+        self.rank_bias = self.add_weight(shape=(n_books,), initializer="zeros", name="rank_bias")
+        # x_u as served (p_u + implicit part of the training history); see materialize()
+        self.served_users = self.add_weight(
+            shape=(n_users, dim), initializer="zeros", trainable=False, name="x"
+        )
+
+    # ------------------------------------------------------------------ training objective
+    def batch_loss(self, users, seg, books, stars, counts, p=None, bu=None):
+        """Loss of a batch of readers (see the module docstring); `seg` is sorted.
+        `p`/`bu`: the batch's reader rows, when the caller gathered (and watches) them."""
+        if p is None:
+            p = tf.gather(self.user_factors, users)  # [S, d]
+        if bu is None:
+            bu = tf.gather(self.user_bias, users)
+        n = tf.cast(counts, tf.float32)  # [S]
+        x = x_rank = p
+        if self.implicit:
+            y = tf.gather(self.implicit_factors, books)  # [R, d]
+            x = x_rank = p + tf.math.segment_sum(y, seg) * tf.math.rsqrt(n)[:, None]
+            if self.history_dropout > 0:
+                keep = tf.cast(
+                    tf.random.uniform(tf.shape(books)) >= self.history_dropout, tf.float32
+                )
+                kept = tf.math.segment_sum(keep, seg)
+                x_rank = (
+                    p
+                    + tf.math.segment_sum(y * keep[:, None], seg)
+                    * tf.math.rsqrt(tf.maximum(kept, 1.0))[:, None]
+                )
+                if not self.dropout_rank_only:
+                    x = x_rank
+        v = tf.gather(self.book_factors, books)  # [R, d]
+        pred = (
+            self.global_mean
+            + tf.gather(bu, seg)
+            + tf.gather(self.book_bias, books)
+            + tf.reduce_sum(tf.gather(x, seg) * v, -1)
+        )
+        squared = tf.reduce_sum(tf.square(stars - pred))
+        q = tf.matmul(x_rank, self.kernel)  # [S, d]
+        logits = tf.matmul(q, self.book_factors, transpose_b=True) + self.rank_bias  # [S, B]
+        lse = tf.reduce_logsumexp(logits, axis=1)
+        chosen = tf.reduce_sum(tf.gather(q, seg) * v, -1) + tf.gather(self.rank_bias, books)
+        choice = tf.reduce_sum(n * lse) - tf.reduce_sum(chosen)
+        reg = self.l2 * (
+            tf.reduce_sum(n * tf.reduce_sum(tf.square(p), -1)) + tf.reduce_sum(tf.square(v))
+        )
+        if self.implicit:
+            reg += self.l2_y * tf.reduce_sum(tf.square(y))
+        rank_reg = self.rank_l2 * tf.reduce_sum(n * tf.reduce_sum(tf.square(q), -1))
+        total = tf.cast(tf.shape(books)[0], tf.float32)
+        return (squared + self.rank_weight * choice + reg + rank_reg) / total
+
+    # ------------------------------------------------------------------ serving
+    def materialize(self, users: np.ndarray, books: np.ndarray) -> None:
+        """served_users <- p_u + |N(u)|^-1/2 sum y_j over the given (training) history."""
+        x = np.asarray(self.user_factors, dtype=np.float32).copy()
+        if self.implicit and users.size:
+            x += implicit_part(np.asarray(self.implicit_factors), users, books, self.n_users)
+        self.served_users.assign(x)
+
+    def call(self, inputs):  # pairs -> stars (Keras' own entry point; training uses batch_loss)
+        u_idx, b_idx = inputs[0], inputs[1]
+        x = ops.take(self.served_users, u_idx, axis=0)
+        v = ops.take(self.book_factors, b_idx, axis=0)
+        return (
+            self.global_mean
+            + ops.take(self.user_bias, u_idx)
+            + ops.take(self.book_bias, b_idx)
+            + ops.sum(x * v, axis=-1)
+        )
+
+    def score_vector(self, user_vector, user_bias):
+        books = self.book_factors
+        logits = ops.matmul(ops.matmul(user_vector, self.kernel), ops.transpose(books))
+        logits = logits + self.rank_bias
+        stars = (
+            self.global_mean
+            + user_bias[:, None]
+            + self.book_bias[None, :]
+            + ops.matmul(user_vector, ops.transpose(books))
+        )
+        return logits, stars
+
+    def score_all(self, user_index):
+        x = ops.take(self.served_users, user_index, axis=0)
+        return self.score_vector(x, ops.take(self.user_bias, user_index))
+
+    def book_vectors(self):
+        return ops.convert_to_numpy(self.book_factors)
+
+
+def implicit_part(y: np.ndarray, users: np.ndarray, books: np.ndarray, n_users: int) -> np.ndarray:
+    """|N(u)|^-1/2 * sum_{j in N(u)} y_j for every reader (zeros for readers with no history)."""
+    sums = tf.math.unsorted_segment_sum(
+        tf.gather(tf.constant(y, tf.float32), books), users, n_users
+    ).numpy()
+    counts = np.bincount(users, minlength=n_users).astype(np.float32)
+    return sums / np.sqrt(np.maximum(counts, 1.0))[:, None]
