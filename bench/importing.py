@@ -48,20 +48,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info  # noqa: E402  (shared by the benchmarks)
 
 BOOKREC = Path(sys.executable).parent / "bookrec"
-# The shared data folder sits beside the main checkout (and two levels up from a worktree).
-REAL_BOOKS = (
-    next(
-        (
-            path
-            for path in (ROOT.parent / "shared", ROOT.parent.parent / "shared")
-            if (path / "data" / "goodbooks-10k" / "books.csv").is_file()
-        ),
-        ROOT.parent / "shared",
-    )
-    / "data"
-    / "goodbooks-10k"
-    / "books.csv"
-)
+# The real 10,000-book catalog, in the shared data folder beside the checkout (two levels up
+# from a worktree); without it (a clone elsewhere), the demo's 2,500 real books shipped here.
+_CATALOGS = [
+    base / "shared" / "data" / "goodbooks-10k" / "books.csv"
+    for base in (ROOT.parent, ROOT.parent.parent)
+] + [ROOT / "db" / "demo_data" / "books.csv"]
+REAL_BOOKS = next((path for path in _CATALOGS if path.is_file()), _CATALOGS[-1])
 DEFAULT_CACHE = Path.home() / ".cache" / "bookrec" / "import-bench"
 GOODBOOKS_READERS = 53_424
 WRITE_CHUNK = 500_000
@@ -72,7 +65,8 @@ WRITE_CHUNK = 500_000
 
 def dataset(cache: Path, books: Path, ratings: int, readers: int, seed: int, bad: int) -> Path:
     """The cached goodbooks-layout directory, generated on first use."""
-    target = cache / (f"goodbooks-{ratings}-r{readers}-s{seed}" + (f"-bad{bad}" if bad else ""))
+    catalog = "goodbooks" if books.parent.name == "goodbooks-10k" else books.parent.name
+    target = cache / (f"{catalog}-{ratings}-r{readers}-s{seed}" + (f"-bad{bad}" if bad else ""))
     if (target / "DONE").is_file():
         return target
     partial = target.with_name(target.name + ".partial")
