@@ -125,6 +125,27 @@ def _model(settings: Settings, args: argparse.Namespace) -> None:
             print(("* " if version == current else "  ") + version)
 
 
+def _user(settings: Settings, args: argparse.Namespace) -> None:
+    from sqlmodel import Session
+
+    from db import readers
+    from db.engine import make_engine
+    from db.errors import NotFound
+
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            staff = args.user_command == "grant-staff"
+            try:
+                user = readers.set_staff(session, args.name, staff)
+            except NotFound as exc:
+                raise SystemExit(f"bookrec: {exc}") from None
+            session.commit()
+            print(f"{user.username} is {'now' if staff else 'no longer'} staff")
+    finally:
+        engine.dispose()
+
+
 def _demo(settings: Settings, args: argparse.Namespace) -> None:
     """The main job: migrate, load the demo catalog, train a model, serve."""
     from artifact import ModelStore
@@ -193,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     model_sub.add_parser("list", help="list versions; * marks the current one")
     model_sub.add_parser("rollback", help="make the previous version current again")
 
+    user = sub.add_parser("user", help="manage accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    for name, what in (("grant-staff", "make NAME staff"), ("revoke-staff", "make NAME a reader")):
+        user_sub.add_parser(name, help=what).add_argument("name", metavar="NAME")
+
     demo = sub.add_parser("demo", help="set up the demo and serve it (the main job)")
     server_options(demo)
     demo.add_argument("--retrain", action="store_true", help="train even if a model exists")
@@ -213,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "train": lambda: _train(settings, args.arch, args.epochs, args.seed, args.force),
         "evaluate": lambda: _evaluate(settings, args),
         "model": lambda: _model(settings, args),
+        "user": lambda: _user(settings, args),
         "demo": lambda: _demo(settings, args),
     }
     try:

@@ -55,6 +55,12 @@ class User(SQLModel, table=True):
     username_key: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
     # NULL for readers imported from a dataset: they exist for training but cannot sign in.
     password_hash: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    # Staff run the service (catalog, models, online metrics). Read from the database on
+    # every staff operation, never from the token, so that revoking it takes effect at once.
+    is_staff: bool = Field(
+        default=False,
+        sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
 
 

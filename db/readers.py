@@ -33,6 +33,16 @@ def find_by_username(session: Session, username: str) -> User | None:
     return session.exec(stmt).first()
 
 
+def set_staff(session: Session, username: str, staff: bool) -> User:
+    """Grant or revoke the staff role; NotFound for an unknown username."""
+    user = find_by_username(session, username)
+    if user is None:
+        raise NotFound(f"No user named '{username}'.")
+    user.is_staff = staff
+    session.add(user)
+    return user
+
+
 def create_user(
     session: Session, username: str, password_hash: str, category_ids: Iterable[int] = ()
 ) -> User:

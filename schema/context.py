@@ -14,7 +14,7 @@ from inference import Recommender
 from inference.live import LiveModel
 from recommend import RecommendationService
 from schema.auth import LoginThrottle, Passwords, Tokens
-from schema.errors import Unauthenticated, from_data_error
+from schema.errors import Forbidden, Unauthenticated, from_data_error
 from schema.loaders import Loaders
 
 T = TypeVar("T")
@@ -94,6 +94,17 @@ class Context:
         viewer = self.require_viewer()
         if await self.db(readers.find_user, viewer) is None:
             raise Unauthenticated("This account no longer exists; sign in again.")
+        return viewer
+
+    async def require_staff(self) -> int:
+        """The signed-in reader if their account is staff now (read from the database, so
+        revoking the role takes effect on the next request); FORBIDDEN for anyone else."""
+        viewer = self.require_viewer()
+        user = await self.db(readers.find_user, viewer)
+        if user is None:
+            raise Unauthenticated("This account no longer exists; sign in again.")
+        if not user.is_staff:
+            raise Forbidden("Only staff may do this.")
         return viewer
 
     def _authenticate(self) -> int | None:

@@ -154,10 +154,18 @@ class RatingConnection(relay.Connection[Rating]):  # type: ignore[type-var]
 class User:
     id: strawberry.ID
     username: str
+    staff: strawberry.Private[bool] = False
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
-        return cls(id=strawberry.ID(str(row.id)), username=row.username)
+        return cls(id=strawberry.ID(str(row.id)), username=row.username, staff=row.is_staff)
+
+    @strawberry.field(
+        description="Whether this account is staff (may manage the catalog and models); "
+        "only for the reader themselves, null for anyone else."
+    )
+    def is_staff(self, info: Info[Context, None]) -> bool | None:
+        return self.staff if info.context.viewer_id() == int(self.id) else None
 
     @strawberry.field(description="The categories this reader chose.")
     async def categories(self, info: Info[Context, None]) -> list[Category]:

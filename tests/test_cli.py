@@ -52,3 +52,28 @@ def test_model_commands_without_models(env: Path, capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as exit_info:
         main(["model", "rollback"])
     assert "no current version" in str(exit_info.value)
+
+
+def test_grant_and_revoke_staff(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["init-db"])
+    with pytest.raises(SystemExit, match="No user named 'nobody'"):
+        main(["user", "grant-staff", "nobody"])
+    engine = make_engine(f"sqlite:///{env / 'cli.db'}")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO app_user (username, username_key, created_at) VALUES ('Ada', 'ada', CURRENT_TIMESTAMP)"
+            )
+        )
+    staff = "SELECT is_staff FROM app_user WHERE username_key = 'ada'"
+    try:
+        main(["user", "grant-staff", "ADA"])  # usernames are case-insensitive
+        assert "Ada is now staff" in capsys.readouterr().out
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(staff)).scalar_one()
+        main(["user", "revoke-staff", "ada"])
+        assert "Ada is no longer staff" in capsys.readouterr().out
+        with engine.connect() as conn:
+            assert not conn.execute(sa.text(staff)).scalar_one()
+    finally:
+        engine.dispose()

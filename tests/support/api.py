@@ -140,3 +140,14 @@ def rated_by(engine: sa.Engine, user_id: int) -> set[str]:
             sa.text("SELECT book_id FROM rating WHERE user_id = :u"), {"u": user_id}
         )
         return {str(b) for (b,) in rows}
+
+
+def make_staff(engine: sa.Engine, username: str, staff: bool = True) -> None:
+    """What `bookrec user grant-staff NAME` does, for tests that already hold an engine."""
+    from sqlmodel import Session
+
+    from db.readers import set_staff
+
+    with Session(engine) as session:
+        set_staff(session, username, staff)
+        session.commit()
