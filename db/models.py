@@ -91,6 +91,12 @@ class Book(SQLModel, table=True):
     like_count: int = Field(
         default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
     )
+    # Hidden by staff: never listed or recommended to readers; its ratings are kept (and
+    # still train the model). Indexed: every recommendation trip reads the hidden set.
+    hidden: bool = Field(
+        default=False,
+        sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false(), index=True),
+    )
 
 
 class BookCategory(SQLModel, table=True):

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from db.catalog import get_book
+from db.catalog import get_book, get_visible_book
 from db.engine import upsert_insert
 from db.errors import InvalidInput
 from db.models import (
@@ -37,7 +37,7 @@ def stars_to_half_stars(stars: float) -> int:
 
 
 def rate(session: Session, user_id: int, book_id: int, half_stars: int) -> Rating:
-    get_book(session, book_id)
+    get_visible_book(session, book_id)  # a hidden book's ratings are kept; no new ones
     now = utcnow()
     stmt = upsert_insert(session.get_bind().dialect.name)(Rating).values(
         user_id=user_id, book_id=book_id, half_stars=half_stars, created_at=now, updated_at=now
@@ -117,8 +117,8 @@ def set_feedback(session: Session, user_id: int, book_id: int, kind: str | None)
     book = session.exec(
         select(Book).where(Book.id == book_id).with_for_update(key_share=True)
     ).first()
-    if book is None:
-        get_book(session, book_id)  # raises NotFound with the standard message
+    if book is None or (book.hidden and kind is not None):  # clearing one stays possible
+        get_visible_book(session, book_id)  # raises NotFound with the standard message
     assert book is not None
     previous = session.get(Feedback, (user_id, book_id))
     delta = (kind == FEEDBACK_LIKED) - (previous is not None and previous.kind == FEEDBACK_LIKED)

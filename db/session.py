@@ -112,6 +112,11 @@ class UnitOfWork:
             self._read_apart, fn, args, limiter=_limiter(_STARTING, STARTING_THREADS)
         )
 
+    async def read_fast(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a read-only `fn(fast_reads, *args)` on the hot read path (see `read_fast`),
+        outside this unit's transaction: a query's reads that must be one cheap trip."""
+        return await read_fast(self._engine, fn, *args)
+
     def _read_apart(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         # Closing (not rolling back) ends the transaction and keeps the loaded rows usable.
         with Session(self._engine, expire_on_commit=False) as session:

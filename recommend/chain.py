@@ -1,7 +1,8 @@
 """The recommendation chain: model (or fold-in), then category popularity, then popularity.
 
 Each step tops up what the steps before it left short, never repeating a book or offering
-one the reader rated or disliked, or one the request excludes; with a category, every step
+one the reader rated or disliked, one the request excludes, or one staff hid (masked
+before every top-k, so a list still has k books); with a category, every step
 only considers that category's books (the model ranks inside it: a mask before the top-k).
 With diversity, each step ranks a larger pool and picks from it by maximal marginal
 relevance (`recommend.diversity`). Plain functions over a loaded model and a popularity
@@ -27,11 +28,11 @@ def recommend(
     reader: ReaderState, request: Request, model: Recommender | None, popularity: PopularityIndex
 ) -> list[Pick]:
     k = request.k
-    excluded = reader.excluded | request.exclude
+    excluded = reader.excluded | request.exclude | request.hidden
     allowed = None if request.category_id is None else popularity.in_category(request.category_id)
     picks = _personal(reader, request, model, excluded, allowed)
     if request.explain and picks:
-        picks = _explained(picks, reader, model)
+        picks = _explained(picks, reader, model, request.hidden)
     if len(picks) < k and reader.category_ids:
         picks += _popular(
             popularity,
@@ -54,12 +55,13 @@ def similar(
     request's category and exclusions apply to both."""
     k = request.k
     allowed = None if request.category_id is None else popularity.in_category(request.category_id)
+    excluded = request.exclude | request.hidden
     picks: list[Pick] = []
     if model is not None and model.knows_book(book_id):
-        found = model.similar_books(book_id, k, exclude=request.exclude, allowed=allowed)
+        found = model.similar_books(book_id, k, exclude=excluded, allowed=allowed)
         picks = [Pick(b, s, Source.MODEL) for b, s in found]
     if len(picks) < k:
-        taken = _ids(picks) | {book_id} | request.exclude
+        taken = _ids(picks) | {book_id} | excluded
         picks += [
             Pick(b, s, Source.CATEGORY_POPULAR)
             for b, s in popularity.category_neighbours(
@@ -137,10 +139,13 @@ def _personal(
     return [Pick(book, score, source, _stars(stars)) for book, score, stars in ranked[: request.k]]
 
 
-def _explained(picks: list[Pick], reader: ReaderState, model: Recommender | None) -> list[Pick]:
-    """Each model pick with the reader's liked book most like it ("because you rated X")."""
+def _explained(
+    picks: list[Pick], reader: ReaderState, model: Recommender | None, hidden: frozenset[int]
+) -> list[Pick]:
+    """Each model pick with the reader's liked book most like it ("because you rated X");
+    never a hidden book (its rating still shapes the list, but it is not shown)."""
     assert model is not None
-    liked = _liked(reader.history, model)
+    liked = _liked([(b, s) for b, s in reader.history if b not in hidden], model)
     becauses = model.most_similar_each([p.book_id for p in picks], liked)
     return [
         Pick(p.book_id, p.score, p.source, p.predicted_stars, because)

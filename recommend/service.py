@@ -116,6 +116,7 @@ class RecommendationService:
         if state is None:
             return None
         served, request = self._list_to_serve(db, user_id, request, model)
+        request = dataclasses.replace(request, hidden=catalog.hidden_book_ids(db))
         _check_category(db, request)
         reader = ReaderState(user_id, *state)
         picks = chain.recommend(reader, request, model, self._popularity.get())
@@ -182,8 +183,10 @@ class RecommendationService:
         user_id: int | None,
         with_categories: bool,
     ) -> Served:
-        if not catalog.book_rows_by_ids(db, [book_id]):
+        seed = catalog.book_rows_by_ids(db, [book_id]).get(book_id)
+        if seed is None or seed.hidden:  # a hidden book is not there for anyone to browse
             raise NotFound(f"No book with id {book_id}.")
+        request = dataclasses.replace(request, hidden=catalog.hidden_book_ids(db))
         _check_category(db, request)
         picks = chain.similar(book_id, request, model, self._popularity.get())
         found = _with_books(db, picks, with_categories)
@@ -211,6 +214,7 @@ def _with_books(db: FastReads, picks: list[Pick], with_categories: bool) -> list
         catalog.category_rows_of_books(db, [p.book_id for p in picks]) if with_categories else {}
     )
     # Picks may name books deleted since the snapshot or the model was made: drop those.
+    # (Hidden ones the chain never picks: the hidden set was read in this same transaction.)
     return [
         Recommended(
             p,
@@ -219,5 +223,5 @@ def _with_books(db: FastReads, picks: list[Pick], with_categories: bool) -> list
             categories.get(p.book_id),
         )
         for p in picks
-        if p.book_id in books
+        if p.book_id in books and not books[p.book_id].hidden
     ]

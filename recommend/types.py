@@ -42,6 +42,9 @@ class Request:
     exclude: frozenset[int] = frozenset()  # books the client already shows, never offered
     diversity: float = 0.0  # 0: best scores first; up to 1: trades score for variety (MMR)
     after: str | None = None  # the id of a list to continue: its next best books, none repeated
+    # Books staff hid: never offered by any step, never cited as `because`. Set by the
+    # service from the request's own trip (never from a cache), not by the client.
+    hidden: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,14 @@ class Context:
         except DataError as exc:
             raise from_data_error(exc) from None
 
+    async def db_fast(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a read-only `db/` function of the hot read path in one worker-thread trip,
+        in a read transaction of its own (a query's page that must be cheap)."""
+        try:
+            return await self.uow.read_fast(fn, *args)
+        except DataError as exc:
+            raise from_data_error(exc) from None
+
     def model(self) -> Recommender | None:
         """The model serving this request: taken once, so one response never mixes two
         versions even if a new one goes live while it is being resolved."""
@@ -96,16 +104,26 @@ class Context:
             raise Unauthenticated("This account no longer exists; sign in again.")
         return viewer
 
-    async def require_staff(self) -> int:
+    async def require_staff(self, apart: bool = False) -> int:
         """The signed-in reader if their account is staff now (read from the database, so
-        revoking the role takes effect on the next request); FORBIDDEN for anyone else."""
+        revoking the role takes effect on the next request); FORBIDDEN for anyone else.
+        `apart`: read outside a mutation's write transaction (see `db_apart`)."""
         viewer = self.require_viewer()
-        user = await self.db(readers.find_user, viewer)
+        user = await (self.db_apart if apart else self.db)(readers.find_user, viewer)
         if user is None:
             raise Unauthenticated("This account no longer exists; sign in again.")
         if not user.is_staff:
             raise Forbidden("Only staff may do this.")
         return viewer
+
+    async def is_staff(self) -> bool:
+        """Whether the caller is a staff account now (False when anonymous): for fields that
+        show staff more (a hidden book), where readers get what anyone gets, not an error."""
+        viewer = self.viewer_id()
+        if viewer is None:
+            return False
+        user = await self.db(readers.find_user, viewer)
+        return user is not None and user.is_staff
 
     def _authenticate(self) -> int | None:
         if not self.authorization:

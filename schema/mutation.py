@@ -13,7 +13,17 @@ from schema.auth import check_password, check_username
 from schema.context import Context
 from schema.errors import BadUserInput, Unauthenticated, from_data_error, parse_id
 from schema.loaders import forget
-from schema.types import AuthPayload, Book, Rating, User
+from schema.staff import (
+    BookInput,
+    ModelVersion,
+    resolve_add_book,
+    resolve_add_category,
+    resolve_rollback_model,
+    resolve_set_book_categories,
+    resolve_set_book_hidden,
+    resolve_update_book,
+)
+from schema.types import AuthPayload, Book, Category, Rating, User
 
 MAX_CATEGORIES = 50
 BAD_CREDENTIALS = "Unknown username or wrong password."
@@ -100,6 +110,45 @@ class Mutation:
         await ctx.db(readers.set_categories, viewer, categories)
         forget(ctx.loaders.user_categories, viewer)
         return User.from_row(await ctx.db(readers.get_user, viewer))
+
+    # Staff only (schema/staff.py): FORBIDDEN for readers, UNAUTHENTICATED for anonymous.
+    @strawberry.mutation(description="Staff: add a book (visible, with its categories).")
+    async def add_book(self, info: Info[Context, None], input: BookInput) -> Book:
+        return await resolve_add_book(info, input)
+
+    @strawberry.mutation(
+        description="Staff: replace a book's fields (its categories too, if given)."
+    )
+    async def update_book(
+        self, info: Info[Context, None], id: strawberry.ID, input: BookInput
+    ) -> Book:
+        return await resolve_update_book(info, id, input)
+
+    @strawberry.mutation(
+        description="Staff: hide a book from readers (never listed or recommended; its "
+        "ratings kept), or show it again."
+    )
+    async def set_book_hidden(
+        self, info: Info[Context, None], id: strawberry.ID, hidden: bool
+    ) -> Book:
+        return await resolve_set_book_hidden(info, id, hidden)
+
+    @strawberry.mutation(description="Staff: replace a book's categories.")
+    async def set_book_categories(
+        self, info: Info[Context, None], id: strawberry.ID, category_ids: list[strawberry.ID]
+    ) -> Book:
+        return await resolve_set_book_categories(info, id, category_ids)
+
+    @strawberry.mutation(description="Staff: add a category (CONFLICT if the name exists).")
+    async def add_category(self, info: Info[Context, None], name: str) -> Category:
+        return await resolve_add_category(info, name)
+
+    @strawberry.mutation(
+        description="Staff: make the newest older model version that loads current again "
+        "(as `bookrec model rollback`); returns the new current version."
+    )
+    async def rollback_model(self, info: Info[Context, None]) -> ModelVersion:
+        return await resolve_rollback_model(info)
 
 
 def _half_stars(stars: float) -> int:

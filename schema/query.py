@@ -20,7 +20,9 @@ from schema.recommendations import (
     resolve_model_info,
     resolve_recommendations,
     resolve_similar_books,
+    selected_names,
 )
+from schema.staff import ModelVersion, resolve_model_versions
 from schema.types import Book, BookConnection, Category, User, page_info
 
 MAX_SEARCH = 200
@@ -36,20 +38,49 @@ class Query:
         after: str | None = None,
         category_id: strawberry.ID | None = None,
         search: str | None = None,
+        include_hidden: Annotated[
+            bool,
+            strawberry.argument(description="Staff only: list hidden books too."),
+        ] = False,
     ) -> BookConnection:
         ctx = info.context
         limit = check_first(first)
         after_id = parse_book_cursor(after) if after else None
         if search is not None and len(search) > MAX_SEARCH:
             raise BadUserInput(f"'search' is limited to {MAX_SEARCH} characters.")
+        if include_hidden:
+            await ctx.require_staff()
         flt = BookFilter(
             category_id=parse_id(category_id, "category id") if category_id is not None else None,
             search=search.strip() or None if search else None,
+            include_hidden=include_hidden,
         )
-        rows = await ctx.db(catalog.book_page, flt, after_id, limit)
-        books = [Book.from_row(r) for r in rows]
-        for book, row in zip(books, rows, strict=True):  # later `book(id)` lookups are free
-            ctx.loaders.book.prime(int(book.id), row)
+        # One trip for the page and what its books' fields need (categories, rating stats,
+        # the viewer's ratings, when selected): plain values, not a task per book and field.
+        wanted = selected_names(info)
+        page = await ctx.db_fast(
+            catalog.book_page_rows,
+            flt,
+            after_id,
+            limit,
+            "categories" in wanted,
+            bool(wanted & {"averageRating", "ratingsCount"}),
+            ctx.viewer_id() if wanted & {"myRating", "myFeedback"} else None,
+            "myRating" in wanted,
+            "myFeedback" in wanted,
+        )
+        rows = page.rows
+        stats = page.stats or {}
+        books = [
+            Book.from_row(
+                r,
+                None if page.categories is None else page.categories.get(r.id, []),
+                stats.get(r.id),
+                page.my_ratings,
+                page.my_feedback,
+            )
+            for r in rows
+        ]
         edges = [
             relay.Edge(cursor=book_cursor(int(b.id)), node=b)  # type: ignore[type-var]
             for b in books[:limit]
@@ -60,10 +91,14 @@ class Query:
             total_count_=partial(ctx.db, catalog.count_books, flt),
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="A book by id; null if there is none, or if it is hidden (except for staff)."
+    )
     async def book(self, info: Info[Context, None], id: strawberry.ID) -> Book | None:
         row = await info.context.loaders.book.load(parse_id(id, "book id"))
-        return None if row is None else Book.from_row(row)
+        if row is None or (row.hidden and not await info.context.is_staff()):
+            return None
+        return Book.from_row(row)
 
     @strawberry.field
     async def categories(self, info: Info[Context, None]) -> list[Category]:
@@ -121,6 +156,10 @@ class Query:
     @strawberry.field(description="The model serving recommendations; null if none is published.")
     def model_info(self, info: Info[Context, None]) -> ModelInfo | None:
         return resolve_model_info(info)
+
+    @strawberry.field(description="Staff: every model version, newest first.")
+    async def model_versions(self, info: Info[Context, None]) -> list[ModelVersion]:
+        return await resolve_model_versions(info)
 
     @strawberry.field(description="The signed-in reader; null when anonymous.")
     async def me(self, info: Info[Context, None]) -> User | None:

@@ -74,13 +74,19 @@ class ModelInfo:
 def asks_for(info: Info[Context, None], name: str) -> bool:
     """Whether the client selected a field called `name` anywhere under this one, through
     fragments too. Saying yes when unsure is safe; it only costs work."""
+    return name in selected_names(info)
+
+
+def selected_names(info: Info[Context, None]) -> set[str]:
+    """The names of every field selected anywhere under this one, through fragments too."""
+    names: set[str] = set()
     stack: list[Selection] = list(info.selected_fields)
     while stack:
         node = stack.pop()
-        if isinstance(node, SelectedField) and node.name == name:
-            return True
+        if isinstance(node, SelectedField):
+            names.add(node.name)
         stack.extend(node.selections)
-    return False
+    return names
 
 
 MAX_EXCLUDED = 500  # books a client may ask to keep out of one list

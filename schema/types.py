@@ -11,7 +11,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from db import ratings as db_ratings
-from db.catalog import BookLike, BookRow, CategoryRow
+from db.catalog import BookLike, BookRow, CategoryRow, RatingStats
 from db.models import FEEDBACK_DISLIKED, FEEDBACK_LIKED
 from db.models import Category as CategoryTable
 from db.models import Rating as RatingRow
@@ -58,19 +58,37 @@ class Book:
     description: str | None
     cover_url: str | None
     like_count: int
+    hidden: bool = strawberry.field(
+        description="Hidden by staff: never listed or recommended to readers, who never see "
+        "one (its ratings are kept)."
+    )
 
-    # Categories read with the book in the same trip (recommendations): then `categories`
-    # is a plain value, not a task per book (graphql-core makes one per awaitable).
+    # Values read with the book in the same trip (recommendations, a catalog page): then
+    # these fields are plain values, not a task per book (graphql-core makes one per
+    # awaitable); otherwise they come from the request's dataloaders.
     prefetched_categories: strawberry.Private[list[Category] | None] = None
+    prefetched_stats: strawberry.Private[RatingStats | None] = None
+    prefetched_my_half_stars: strawberry.Private[dict[int, int] | None] = None
+    prefetched_my_feedback: strawberry.Private[dict[int, str] | None] = None
 
     @classmethod
-    def from_row(cls, row: BookLike, categories: Sequence[CategoryLike] | None = None) -> Book:
+    def from_row(
+        cls,
+        row: BookLike,
+        categories: Sequence[CategoryLike] | None = None,
+        stats: RatingStats | None = None,
+        my_half_stars: dict[int, int] | None = None,
+        my_feedback: dict[int, str] | None = None,
+    ) -> Book:
         # The columns of db.catalog.BookRow, which every book read returns (a drift fails here).
         fields = {name: getattr(row, name) for name in BookRow._fields}
         fields["id"] = strawberry.ID(str(row.id))
         book = cls(**fields)
         if categories is not None:
             book.prefetched_categories = [Category.from_row(c) for c in categories]
+        book.prefetched_stats = stats
+        book.prefetched_my_half_stars = my_half_stars
+        book.prefetched_my_feedback = my_feedback
         return book
 
     @strawberry.field
@@ -84,27 +102,48 @@ class Book:
         return [Category.from_row(r) for r in rows]
 
     @strawberry.field(description="Mean stars over all readers' ratings; null if unrated.")
-    async def average_rating(self, info: Info[Context, None]) -> float | None:
-        stats = await info.context.loaders.rating_stats.load(int(self.id))
-        return None if stats.average_stars is None else round(stats.average_stars, 3)
+    def average_rating(self, info: Info[Context, None]) -> float | None:
+        if self.prefetched_stats is not None:
+            return _average(self.prefetched_stats)
+        return self._load_average(info)  # type: ignore[return-value]  # awaited by graphql-core
+
+    async def _load_average(self, info: Info[Context, None]) -> float | None:
+        return _average(await info.context.loaders.rating_stats.load(int(self.id)))
 
     @strawberry.field
-    async def ratings_count(self, info: Info[Context, None]) -> int:
+    def ratings_count(self, info: Info[Context, None]) -> int:
+        if self.prefetched_stats is not None:
+            return self.prefetched_stats.count
+        return self._load_count(info)  # type: ignore[return-value]  # awaited by graphql-core
+
+    async def _load_count(self, info: Info[Context, None]) -> int:
         return (await info.context.loaders.rating_stats.load(int(self.id))).count
 
     @strawberry.field(description="The signed-in reader's stars for this book; null if none.")
-    async def my_rating(self, info: Info[Context, None]) -> float | None:
+    def my_rating(self, info: Info[Context, None]) -> float | None:
         viewer = info.context.viewer_id()
         if viewer is None:
             return None
+        if self.prefetched_my_half_stars is not None:  # the viewer's, read with the page
+            half = self.prefetched_my_half_stars.get(int(self.id))
+            return None if half is None else half / 2.0
+        return self._load_my_rating(info, viewer)  # type: ignore[return-value]
+
+    async def _load_my_rating(self, info: Info[Context, None], viewer: int) -> float | None:
         row = await info.context.loaders.viewer_rating.load((viewer, int(self.id)))
         return None if row is None else row.half_stars / 2.0
 
     @strawberry.field(description="The signed-in reader's like or dislike; null if none.")
-    async def my_feedback(self, info: Info[Context, None]) -> Feedback | None:
+    def my_feedback(self, info: Info[Context, None]) -> Feedback | None:
         viewer = info.context.viewer_id()
         if viewer is None:
             return None
+        if self.prefetched_my_feedback is not None:  # the viewer's, read with the page
+            kind = self.prefetched_my_feedback.get(int(self.id))
+            return None if kind is None else Feedback(kind)
+        return self._load_my_feedback(info, viewer)  # type: ignore[return-value]
+
+    async def _load_my_feedback(self, info: Info[Context, None], viewer: int) -> Feedback | None:
         kind = await info.context.loaders.viewer_feedback.load((viewer, int(self.id)))
         return None if kind is None else Feedback(kind)
 
@@ -130,6 +169,10 @@ class Rating:
         row = await info.context.loaders.book.load(self.book_id)
         assert row is not None  # a rating's book exists: foreign key
         return Book.from_row(row)
+
+
+def _average(stats: RatingStats) -> float | None:
+    return None if stats.average_stars is None else round(stats.average_stars, 3)
 
 
 def page_info(cursors: list[str], has_next_page: bool) -> relay.PageInfo:
