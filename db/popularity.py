@@ -134,6 +134,7 @@ class PopularityCache:
         self._loaded_at = 0.0
         self._lock = threading.Lock()
         self._refreshing = False
+        self._again = False  # asked for while a refresh ran: run one more after it
 
     def get(self) -> PopularityIndex:
         """Blocking (call from a worker thread). Loads on first use; afterwards returns the
@@ -149,6 +150,12 @@ class PopularityCache:
             self._refresh_in_background()
         return index
 
+    def refresh_soon(self) -> None:
+        """Refresh in the background now, whatever the snapshot's age (after the catalog
+        changed through this process); never blocks. A refresh already running may have
+        read before the change, so one more follows it."""
+        self._refresh_in_background(again=True)
+
     def dispose(self) -> None:
         self._engine.dispose()
 
@@ -156,18 +163,23 @@ class PopularityCache:
         self._index = index
         self._loaded_at = time.monotonic()
 
-    def _refresh_in_background(self) -> None:
+    def _refresh_in_background(self, again: bool = False) -> None:
         with self._lock:
             if self._refreshing:
+                self._again = self._again or again
                 return
             self._refreshing = True
 
         def work() -> None:
-            try:
-                self._store(load_popularity(self._engine))
-            except Exception:  # keep serving the previous snapshot; try again later
-                log.exception("popularity refresh failed")
-            finally:
-                self._refreshing = False
+            while True:
+                try:
+                    self._store(load_popularity(self._engine))
+                except Exception:  # keep serving the previous snapshot; try again later
+                    log.exception("popularity refresh failed")
+                with self._lock:
+                    if not self._again:
+                        self._refreshing = False
+                        return
+                    self._again = False
 
         threading.Thread(target=work, name="popularity-refresh", daemon=True).start()

@@ -75,8 +75,9 @@ def _metrics(manifest: dict[str, Any]) -> list[Metric]:
 def _loss_curve(manifest: dict[str, Any]) -> list[LossPoint]:
     """The manifest's `loss_curve` (written since training records it; older artifacts
     have none: an empty curve)."""
+    curve = manifest.get("loss_curve")
     points = []
-    for point in manifest.get("loss_curve") or []:
+    for point in curve.get("points", []) if isinstance(curve, dict) else []:
         if not isinstance(point, dict):
             continue
         epoch, loss = point.get("epoch"), _number(point.get("loss"))

@@ -47,6 +47,9 @@ class Context:
     _viewer_checked: bool = field(default=False, init=False)
     _model: Recommender | None = field(default=None, init=False)
     _model_taken: bool = field(default=False, init=False)
+    # Run by UnitOfWorkExtension once this mutation's transaction committed (never if it
+    # rolled back): e.g. refresh this process's popularity snapshot after a catalog edit.
+    after_commit: list[Callable[[], None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)

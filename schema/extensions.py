@@ -85,6 +85,12 @@ class UnitOfWorkExtension(SchemaExtension):
                     result.errors = [
                         GraphQLError(MASKED_MESSAGE, extensions={"code": "INTERNAL_SERVER_ERROR"})
                     ]
+                return
+            for hook in ctx.after_commit:  # quick, non-blocking: they start work elsewhere
+                try:
+                    hook()
+                except Exception:  # what was committed stays the answer
+                    log.exception("after-commit hook failed")
             return
         await ctx.uow.rollback()
         if is_mutation and result is not None and result.data is not None:

@@ -110,10 +110,18 @@ def _forget_book(ctx: Context, book_id: int) -> None:
     forget(ctx.loaders.book_categories, book_id)
 
 
+def _catalog_changed(ctx: Context) -> None:
+    """This process's popularity snapshot (the fallback steps' books and categories) is
+    refreshed once the edit is committed; other processes refresh theirs within
+    BOOKREC_POPULARITY_TTL_SECONDS. (Hiding needs neither: it is read per request.)"""
+    ctx.after_commit.append(ctx.services.popularity.refresh_soon)
+
+
 async def resolve_add_book(info: Info[Context, None], book: BookInput) -> Book:
     ctx = info.context
     await ctx.require_staff()
     row = await ctx.db(catalog_edits.add_book, _fields(book))
+    _catalog_changed(ctx)
     return Book.from_row(row)
 
 
@@ -125,6 +133,7 @@ async def resolve_update_book(
     await ctx.require_staff()
     row = await ctx.db(catalog_edits.update_book, book_id, _fields(book))
     _forget_book(ctx, book_id)
+    _catalog_changed(ctx)
     return Book.from_row(row)
 
 
@@ -150,6 +159,7 @@ async def resolve_set_book_categories(
     await ctx.require_staff()
     row = await ctx.db(catalog_edits.set_book_categories, book_id, categories)
     _forget_book(ctx, book_id)
+    _catalog_changed(ctx)
     return Book.from_row(row)
 
 

@@ -42,6 +42,7 @@ from training.writer import (
     TEST_FRACTION,
     VALIDATION_FRACTION,
     base_manifest,
+    loss_curve,
     plot_loss,
     write_artifact,
 )
@@ -195,6 +196,7 @@ def train_frame(
         manifest.update(version=version, metrics=metrics, baseline_metrics=baseline)
         if "warm_start" in final_fit.history:  # what the published model really ran
             manifest["hyperparameters"]["final_fit_warm_epochs"] = final_fit.epochs
+        manifest["loss_curve"] = loss_curve(final_fit.history, selection_history)
         plot_loss(final_fit.history, selection_history, staging / "loss.png")
         parity = write_artifact(staging, final_fit, all_data, spec, manifest)
         Recommender.load(staging)  # the published graph must pass the server's own checks

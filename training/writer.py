@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,33 @@ def write_artifact(
     )
     write_manifest(out_dir, manifest)
     return parity
+
+
+def loss_curve(final: dict[str, list[float]], selection: dict[str, list[float]]) -> dict[str, Any]:
+    """The manifest's `loss_curve`: per epoch, the training loss and the validation RMSE
+    of the fit that chose the epoch count (early stopping), so that both come from one
+    fit and show where it stopped; the final fit's loss (no validation) when there was
+    no selection fit."""
+    source, fit = (selection, "selection") if selection.get("loss") else (final, "final")
+    validation = source.get("val_rmse") or []
+
+    def finite(value: float) -> float | None:
+        return value if math.isfinite(value) else None
+
+    return {
+        "fit": fit,
+        "validation": "val_rmse" if validation else None,
+        "points": [
+            {
+                "epoch": epoch,
+                "loss": finite(loss),
+                "validation_loss": finite(validation[epoch - 1])
+                if epoch <= len(validation)
+                else None,
+            }
+            for epoch, loss in enumerate(source.get("loss", []), start=1)
+        ],
+    }
 
 
 def plot_loss(
