@@ -25,6 +25,12 @@ from schema.pagination import book_cursor
 TRIVIAL = "{ __typename }"
 BOOKS = """query($after: String) { books(first: 20, after: $after) { edges { node {
   id title authors categories { name } averageRating } } } }"""
+# What a catalog page sends (the reader app's browse page, signed in): a page of 20 with
+# each book's categories, average rating, count and the reader's own stars.
+BOOKS_PAGE = """query CatalogPage($after: String) { books(first: 20, after: $after) {
+  edges { cursor node { id title authors year coverUrl averageRating ratingsCount myRating
+    categories { id name } } }
+  pageInfo { hasNextPage endCursor } } }"""
 RECOMMENDATIONS = "{ recommendations(first: 10) { score source book { id title } } }"
 # What the frontend's recommendations page sends.
 RECOMMENDATIONS_FRONTEND = """{ recommendations(first: 10) { book { id title categories { name } }
@@ -40,6 +46,7 @@ RATE = "mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars 
 PRODUCT_SCENARIOS = (
     "trivial",
     "books",
+    "books-page",
     "rec-history",
     "rec-frontend",
     "rec-new-category",
@@ -85,6 +92,19 @@ def _check_books(body: dict[str, Any]) -> str | None:
     edges = body["data"]["books"]["edges"]
     if len(edges) != 20 or not all(e["node"]["categories"] for e in edges):
         return f"books: {len(edges)} edges (or a book without categories)"
+    return None
+
+
+def _check_books_page(body: dict[str, Any]) -> str | None:
+    problem = _check_books(body)
+    if problem:
+        return problem
+    books = body["data"]["books"]
+    if not books["pageInfo"]["hasNextPage"] or books["pageInfo"]["endCursor"] is None:
+        return "books-page: no next page"
+    rated = [e["node"] for e in books["edges"] if e["node"]["ratingsCount"]]
+    if not rated or any(n["averageRating"] is None for n in rated):
+        return "books-page: no rated book, or one without its average"
     return None
 
 
@@ -186,6 +206,21 @@ def product_request(fx: Fixture, scenario: str) -> Maker:
             )
 
         return books
+    if scenario == "books-page":
+        auth = _readers(rng, fx.history_tokens)
+
+        def books_page(vu: int, seq: int) -> Request:
+            # Distinct readers on random pages: no two requests ask the same thing.
+            start = rng.randrange(0, len(fx.book_ids) - 40)
+            after = book_cursor(fx.book_ids[start]) if start else None
+            return Request(
+                scenario,
+                {"query": BOOKS_PAGE, "variables": {"after": after}},
+                auth(),
+                check=_check_books_page,
+            )
+
+        return books_page
     if scenario.startswith("rec-"):
         query, pool, check = {
             "rec-history": (RECOMMENDATIONS, fx.history_tokens, _expect_list("recommendations", 10, "MODEL")),
