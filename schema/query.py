@@ -39,7 +39,7 @@ class Query:
         category_id: strawberry.ID | None = None,
         search: str | None = None,
         include_hidden: Annotated[
-            bool,
+            bool | None,
             strawberry.argument(description="Staff only: list hidden books too."),
         ] = False,
     ) -> BookConnection:
@@ -53,7 +53,7 @@ class Query:
         flt = BookFilter(
             category_id=parse_id(category_id, "category id") if category_id is not None else None,
             search=search.strip() or None if search else None,
-            include_hidden=include_hidden,
+            include_hidden=bool(include_hidden),
         )
         # One trip for the page and what its books' fields need (categories, rating stats,
         # the viewer's ratings, when selected): plain values, not a task per book and field.
