@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from db.errors import NotFound
 from db.fastread import FastReads, Prepared
-from db.models import Book, BookCategory, Category, Feedback, Rating
+from db.models import Book, BookCategory, Category, Rating
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class RatingStats:
     count: int
 
 
-def _escape_like(term: str) -> str:
+def escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -42,7 +42,7 @@ def _filtered(stmt: Any, flt: BookFilter) -> Any:
             )
         )
     if flt.search:
-        pattern = f"%{_escape_like(flt.search.lower())}%"
+        pattern = f"%{escape_like(flt.search.lower())}%"
         stmt = stmt.where(
             sa.or_(
                 sa.func.lower(Book.title).like(pattern, escape="\\"),
@@ -105,19 +105,19 @@ class BookRow(NamedTuple):
 # A book as read: an ORM object, or a plain row with the same attributes.
 BookLike = Book | BookRow
 
-_BOOK_TABLE = Book.__table__  # type: ignore[attr-defined]
+BOOK_TABLE = Book.__table__  # type: ignore[attr-defined]
 # SQLite's booleans are integers that SQLAlchemy converts on the way out, which the fast
-# path does not do: read `hidden` as an integer on both engines, made a bool in `_book_row`.
-_BOOK_COLUMNS = [
-    *(_BOOK_TABLE.c[name] for name in BookRow._fields if name != "hidden"),
-    sa.cast(_BOOK_TABLE.c.hidden, sa.Integer).label("hidden"),
+# path does not do: read `hidden` as an integer on both engines, made a bool in `book_row`.
+BOOK_COLUMNS = [
+    *(BOOK_TABLE.c[name] for name in BookRow._fields if name != "hidden"),
+    sa.cast(BOOK_TABLE.c.hidden, sa.Integer).label("hidden"),
 ]
 _BOOK_ROWS = Prepared(
-    sa.select(*_BOOK_COLUMNS).where(_BOOK_TABLE.c.id.in_(sa.bindparam("ids", expanding=True)))
+    sa.select(*BOOK_COLUMNS).where(BOOK_TABLE.c.id.in_(sa.bindparam("ids", expanding=True)))
 )
 
 
-def _book_row(row: Sequence[Any]) -> BookRow:
+def book_row(row: Sequence[Any]) -> BookRow:
     return BookRow._make([*row[:-1], bool(row[-1])])
 
 
@@ -127,10 +127,10 @@ def book_rows_by_ids(db: FastReads, ids: Sequence[int]) -> dict[int, BookRow]:
     if not ids:
         return {}
     rows = db.rows(_BOOK_ROWS, ids=sorted(set(ids)))
-    return {row[0]: _book_row(row) for row in rows}
+    return {row[0]: book_row(row) for row in rows}
 
 
-_HIDDEN = Prepared(sa.select(_BOOK_TABLE.c.id).where(_BOOK_TABLE.c.hidden == sa.true()))
+_HIDDEN = Prepared(sa.select(BOOK_TABLE.c.id).where(BOOK_TABLE.c.hidden == sa.true()))
 
 
 def hidden_book_ids(db: FastReads) -> frozenset[int]:
@@ -139,97 +139,17 @@ def hidden_book_ids(db: FastReads) -> frozenset[int]:
     return frozenset(int(book) for (book,) in db.rows(_HIDDEN))
 
 
-_PAGES: dict[tuple[bool, bool, bool, bool], Prepared] = {}
-
-
-def _page_statement(flt: BookFilter, after: bool) -> Prepared:
-    """The page statement for this shape of filter (made once per shape): fixed SQL, the
-    values as parameters, so that the fast path can run it."""
-    shape = (after, flt.category_id is not None, bool(flt.search), flt.include_hidden)
-    found = _PAGES.get(shape)
-    if found is None:
-        book = _BOOK_TABLE
-        stmt = sa.select(*_BOOK_COLUMNS)
-        if after:
-            stmt = stmt.where(book.c.id > sa.bindparam("after", type_=sa.Integer()))
-        if not flt.include_hidden:
-            stmt = stmt.where(book.c.hidden == sa.false())
-        if flt.category_id is not None:
-            stmt = stmt.where(
-                book.c.id.in_(
-                    sa.select(_LINK_TABLE.c.book_id).where(
-                        _LINK_TABLE.c.category_id == sa.bindparam("category", type_=sa.Integer())
-                    )
-                )
-            )
-        if flt.search:
-            pattern = sa.bindparam("pattern", type_=sa.String())
-            stmt = stmt.where(
-                sa.or_(
-                    sa.func.lower(book.c.title).like(pattern, escape="\\"),
-                    sa.func.lower(book.c.authors).like(pattern, escape="\\"),
-                )
-            )
-        stmt = stmt.order_by(book.c.id).limit(sa.bindparam("limit", type_=sa.Integer()))
-        found = _PAGES[shape] = Prepared(stmt)
-    return found
-
-
-@dataclass(frozen=True)
-class BookPage:
-    """A page of the catalog with what its books' fields need, read in one trip: the
-    categories and rating statistics when the client selected them (None when not)."""
-
-    rows: list[BookRow]
-    categories: dict[int, list[CategoryRow]] | None
-    stats: dict[int, RatingStats] | None
-    my_ratings: dict[int, int] | None  # the viewer's half-stars per book, if asked
-    my_feedback: dict[int, str] | None  # the viewer's like/dislike per book, if asked
-
-
-def book_page_rows(
-    db: FastReads,
-    flt: BookFilter,
-    after_id: int | None,
-    limit: int,
-    with_categories: bool = False,
-    with_stats: bool = False,
-    viewer: int | None = None,
-    with_my_rating: bool = False,
-    with_my_feedback: bool = False,
-) -> BookPage:
-    """Like `book_page` (one row more than `limit` says a next page exists), on the fast
-    path, with the page's categories, rating statistics and the viewer's ratings in the
-    same trip: a catalog page is then one worker-thread trip, whatever it shows."""
-    params: dict[str, Any] = {"limit": limit + 1}
-    if after_id is not None:
-        params["after"] = after_id
-    if flt.category_id is not None:
-        params["category"] = flt.category_id
-    if flt.search:
-        params["pattern"] = f"%{_escape_like(flt.search.lower())}%"
-    rows = [_book_row(r) for r in db.rows(_page_statement(flt, after_id is not None), **params)]
-    ids = [r.id for r in rows[:limit]]
-    return BookPage(
-        rows,
-        category_rows_of_books(db, ids) if with_categories else None,
-        rating_stats_rows(db, ids) if with_stats else None,
-        my_half_stars(db, viewer, ids) if viewer is not None and with_my_rating else None,
-        my_feedback(db, viewer, ids) if viewer is not None and with_my_feedback else None,
-    )
-
-
 class CategoryRow(NamedTuple):
     id: int
     name: str
 
 
 _CATEGORY_TABLE = Category.__table__  # type: ignore[attr-defined]
-_LINK_TABLE = BookCategory.__table__  # type: ignore[attr-defined]
+LINK_TABLE = BookCategory.__table__  # type: ignore[attr-defined]
 _BOOK_CATEGORIES = Prepared(
-    sa.select(_LINK_TABLE.c.book_id, _CATEGORY_TABLE.c.id, _CATEGORY_TABLE.c.name)
-    .join(_CATEGORY_TABLE, _CATEGORY_TABLE.c.id == _LINK_TABLE.c.category_id)
-    .where(_LINK_TABLE.c.book_id.in_(sa.bindparam("ids", expanding=True)))
+    sa.select(LINK_TABLE.c.book_id, _CATEGORY_TABLE.c.id, _CATEGORY_TABLE.c.name)
+    .join(_CATEGORY_TABLE, _CATEGORY_TABLE.c.id == LINK_TABLE.c.category_id)
+    .where(LINK_TABLE.c.book_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(_CATEGORY_TABLE.c.name)
 )
 
@@ -324,59 +244,3 @@ def rating_stats(session: Session, book_ids: Sequence[int]) -> dict[int, RatingS
         book_id: RatingStats(float(avg) / 2.0 if avg is not None else None, int(n))
         for book_id, avg, n in session.exec(stmt).all()
     }
-
-
-_RATING_TABLE = Rating.__table__  # type: ignore[attr-defined]
-# Sum and count, not AVG: PostgreSQL's AVG of integers is NUMERIC (a Decimal to convert).
-_RATING_STATS = Prepared(
-    sa.select(
-        _RATING_TABLE.c.book_id,
-        sa.func.sum(_RATING_TABLE.c.half_stars),
-        sa.func.count(),
-    )
-    .where(_RATING_TABLE.c.book_id.in_(sa.bindparam("ids", expanding=True)))
-    .group_by(_RATING_TABLE.c.book_id)
-)
-
-
-def rating_stats_rows(db: FastReads, book_ids: Sequence[int]) -> dict[int, RatingStats]:
-    """Like `rating_stats`, on the fast path; every id gets an entry (unrated: None, 0)."""
-    wanted = sorted(set(book_ids))
-    out = {book: RatingStats(None, 0) for book in wanted}
-    if wanted:
-        for book, total, n in db.rows(_RATING_STATS, ids=wanted):
-            out[book] = RatingStats(int(total) / int(n) / 2.0, int(n))
-    return out
-
-
-_MY_RATINGS = Prepared(
-    sa.select(_RATING_TABLE.c.book_id, _RATING_TABLE.c.half_stars).where(
-        _RATING_TABLE.c.user_id == sa.bindparam("user", type_=sa.Integer()),
-        _RATING_TABLE.c.book_id.in_(sa.bindparam("ids", expanding=True)),
-    )
-)
-
-
-_FEEDBACK_TABLE = Feedback.__table__  # type: ignore[attr-defined]
-_MY_FEEDBACK = Prepared(
-    sa.select(_FEEDBACK_TABLE.c.book_id, _FEEDBACK_TABLE.c.kind).where(
-        _FEEDBACK_TABLE.c.user_id == sa.bindparam("user", type_=sa.Integer()),
-        _FEEDBACK_TABLE.c.book_id.in_(sa.bindparam("ids", expanding=True)),
-    )
-)
-
-
-def my_feedback(db: FastReads, user_id: int, book_ids: Sequence[int]) -> dict[int, str]:
-    """A reader's like or dislike of those of these books they marked."""
-    wanted = sorted(set(book_ids))
-    if not wanted:
-        return {}
-    return {int(b): str(k) for b, k in db.rows(_MY_FEEDBACK, user=user_id, ids=wanted)}
-
-
-def my_half_stars(db: FastReads, user_id: int, book_ids: Sequence[int]) -> dict[int, int]:
-    """A reader's half-stars for those of these books they rated."""
-    wanted = sorted(set(book_ids))
-    if not wanted:
-        return {}
-    return {int(b): int(h) for b, h in db.rows(_MY_RATINGS, user=user_id, ids=wanted)}

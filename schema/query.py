@@ -9,7 +9,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from db import catalog, readers
+from db import catalog, catalog_page, readers
 from db.catalog import BookFilter
 from schema.context import Context
 from schema.errors import BadUserInput, Unauthenticated, parse_id
@@ -59,7 +59,7 @@ class Query:
         # the viewer's ratings, when selected): plain values, not a task per book and field.
         wanted = selected_names(info)
         page = await ctx.db_fast(
-            catalog.book_page_rows,
+            catalog_page.book_page_rows,
             flt,
             after_id,
             limit,
