@@ -100,8 +100,8 @@ class Context:
         """What the request's token says (signature and expiry checked, None when
         anonymous); NOT yet whether the account still honours it. Callers either check that
         themselves in a read they make anyway (recommendations: db.readers.reader_state),
-        or use `viewer_id`. A bad token is an error, not anonymity, so that a client learns
-        its session is over."""
+        or use `viewer` / `signed_in_id`. A bad token is an error, not anonymity, so that a
+        client learns its session is over."""
         if not self._claim_checked:
             self._claim = self._authenticate()
             self._claim_checked = True
@@ -129,12 +129,18 @@ class Context:
             raise Unauthenticated(SESSION_ENDED)
         return user
 
-    async def viewer_id(self) -> int | None:
+    # (The synchronous `viewer_id()` / `require_viewer()` of before are gone on purpose:
+    # they trusted the token alone. Code written against them fails loudly, not silently.)
+
+    async def signed_in_id(self) -> int | None:
+        """The signed-in reader's id, checked against the database (see `viewer`); None
+        when anonymous."""
         user = await self.viewer()
         return None if user is None else user.id
 
-    async def require_viewer(self) -> int:
-        """The signed-in reader's id, checked against the database (see `viewer`)."""
+    async def require_existing_viewer(self) -> int:
+        """The signed-in reader's id, checked against the database (see `viewer`): the
+        account exists and the token predates no password change."""
         user = await self.viewer()
         if user is None or user.id is None:
             raise Unauthenticated("Sign in to do this.")
@@ -143,7 +149,7 @@ class Context:
     async def require_staff(self) -> int:
         """The signed-in reader if their account is staff now (read from the database, so
         revoking the role takes effect on the next request); FORBIDDEN for anyone else."""
-        viewer = await self.require_viewer()
+        viewer = await self.require_existing_viewer()
         user = await self.viewer()
         assert user is not None
         if not user.is_staff:

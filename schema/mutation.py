@@ -102,7 +102,7 @@ class Mutation:
         ctx = info.context
         book = parse_id(book_id, "book id")
         half_stars = _half_stars(stars)
-        viewer = await ctx.require_viewer()
+        viewer = await ctx.require_existing_viewer()
         row = await ctx.db(ratings.rate, viewer, book, half_stars)
         return Rating.from_row(row)
 
@@ -110,7 +110,7 @@ class Mutation:
     async def delete_rating(self, info: Info[Context, None], book_id: strawberry.ID) -> bool:
         ctx = info.context
         book = parse_id(book_id, "book id")
-        viewer = await ctx.require_viewer()
+        viewer = await ctx.require_existing_viewer()
         return await ctx.db(ratings.delete_rating, viewer, book)
 
     @strawberry.mutation
@@ -131,7 +131,7 @@ class Mutation:
     ) -> User:
         ctx = info.context
         categories = _category_ids(category_ids)
-        viewer = await ctx.require_viewer()
+        viewer = await ctx.require_existing_viewer()
         await ctx.db(readers.set_categories, viewer, categories)
         forget(ctx.loaders.user_categories, viewer)
         return User.from_row(await ctx.db(readers.get_user, viewer))
@@ -180,7 +180,7 @@ def _half_stars(stars: float) -> int:
 
 async def _feedback(ctx: Context, book_id: strawberry.ID, kind: str | None) -> Book:
     book = parse_id(book_id, "book id")
-    viewer = await ctx.require_viewer()
+    viewer = await ctx.require_existing_viewer()
     row = await ctx.db(ratings.set_feedback, viewer, book, kind)
     forget(ctx.loaders.viewer_feedback, (viewer, book))
     forget(ctx.loaders.book, book)

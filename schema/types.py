@@ -94,7 +94,7 @@ class Book:
 
     @strawberry.field(description="The signed-in reader's stars for this book; null if none.")
     async def my_rating(self, info: Info[Context, None]) -> float | None:
-        viewer = await info.context.viewer_id()
+        viewer = await info.context.signed_in_id()
         if viewer is None:
             return None
         row = await info.context.loaders.viewer_rating.load((viewer, int(self.id)))
@@ -102,7 +102,7 @@ class Book:
 
     @strawberry.field(description="The signed-in reader's like or dislike; null if none.")
     async def my_feedback(self, info: Info[Context, None]) -> Feedback | None:
-        viewer = await info.context.viewer_id()
+        viewer = await info.context.signed_in_id()
         if viewer is None:
             return None
         kind = await info.context.loaders.viewer_feedback.load((viewer, int(self.id)))
@@ -165,7 +165,7 @@ class User:
         "only for the reader themselves, null for anyone else."
     )
     async def is_staff(self, info: Info[Context, None]) -> bool | None:
-        return self.staff if await info.context.viewer_id() == int(self.id) else None
+        return self.staff if await info.context.signed_in_id() == int(self.id) else None
 
     @strawberry.field(description="The categories this reader chose.")
     async def categories(self, info: Info[Context, None]) -> list[Category]:
@@ -177,7 +177,7 @@ class User:
         self, info: Info[Context, None], first: int = 20, after: str | None = None
     ) -> RatingConnection:
         user_id = int(self.id)
-        if await info.context.viewer_id() != user_id:
+        if await info.context.signed_in_id() != user_id:
             raise Forbidden("Only the reader can see their own ratings.")
         limit = check_first(first)
         cursor = parse_rating_cursor(after) if after else None
