@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from app.logs import configure_logging
 from app.settings import ConfigError, Settings, load_settings
@@ -134,6 +135,9 @@ def _user(settings: Settings, args: argparse.Namespace) -> None:
 
     engine = make_engine(settings.database_url)
     try:
+        if args.user_command == "export":
+            _export_user(engine, args.name, args.output)
+            return
         with Session(engine) as session:
             staff = args.user_command == "grant-staff"
             try:
@@ -144,6 +148,37 @@ def _user(settings: Settings, args: argparse.Namespace) -> None:
             print(f"{user.username} is {'now' if staff else 'no longer'} staff")
     finally:
         engine.dispose()
+
+
+def _export_user(engine: Any, name: str, output: str | None) -> None:
+    """A reader's data as JSON: to stdout, or written whole to `output` (a temporary file
+    renamed into place, private to the user: it is personal data)."""
+    import json
+
+    from sqlmodel import Session
+
+    from db.accounts import export_user
+
+    with Session(engine) as session:
+        data = export_user(session, name)
+    if data is None:
+        raise SystemExit(f"bookrec: No user named '{name}'.")
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    path = Path(output)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise SystemExit(f"bookrec: cannot write {output}: {exc.strerror or exc}") from None
+    counts = ", ".join(f"{len(data[k])} {k}" for k in ("ratings", "feedback", "lists"))
+    print(f"wrote {path} ({data['profile']['username']}: {counts})", file=sys.stderr)
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> None:
@@ -218,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     user_sub = user.add_subparsers(dest="user_command", required=True)
     for name, what in (("grant-staff", "make NAME staff"), ("revoke-staff", "make NAME a reader")):
         user_sub.add_parser(name, help=what).add_argument("name", metavar="NAME")
+    export = user_sub.add_parser(
+        "export", help="NAME's data as JSON (profile, categories, ratings, feedback, lists)"
+    )
+    export.add_argument("name", metavar="NAME")
+    export.add_argument("--output", metavar="PATH", help="write to PATH (default: stdout)")
 
     demo = sub.add_parser("demo", help="set up the demo and serve it (the main job)")
     server_options(demo)

@@ -25,6 +25,7 @@ from db.catalog import (
 )
 from db.fastread import FastReads, Prepared
 from db.models import Feedback, Rating
+from db.readers import token_epoch_of
 
 _PAGES: dict[tuple[bool, bool, bool, bool], Prepared] = {}
 
@@ -72,6 +73,8 @@ class BookPage:
     stats: dict[int, RatingStats] | None
     my_ratings: dict[int, int] | None  # the viewer's half-stars per book, if asked
     my_feedback: dict[int, str] | None  # the viewer's like/dislike per book, if asked
+    # False when the viewer's token is no longer honoured (account gone, password changed).
+    viewer_honoured: bool = True
 
 
 def book_page_rows(
@@ -81,13 +84,18 @@ def book_page_rows(
     limit: int,
     with_categories: bool = False,
     with_stats: bool = False,
-    viewer: int | None = None,
+    viewer: tuple[int, int] | None = None,
     with_my_rating: bool = False,
     with_my_feedback: bool = False,
 ) -> BookPage:
     """Like `db.catalog.book_page` (one row more than `limit` says a next page exists), on
     the fast path, with the page's categories, rating statistics and the viewer's ratings
-    and feedback in the same trip: one worker-thread trip, whatever the page shows."""
+    and feedback in the same trip: one worker-thread trip, whatever the page shows.
+    `viewer` is the token's (user id, token epoch): checked here against the account, so
+    a token the account no longer honours reads nothing of it (`viewer_honoured` False)."""
+    if viewer is not None and token_epoch_of(db, viewer[0]) != viewer[1]:
+        return BookPage([], None, None, None, None, viewer_honoured=False)
+    user_id = None if viewer is None else viewer[0]
     params: dict[str, Any] = {"limit": limit + 1}
     if after_id is not None:
         params["after"] = after_id
@@ -101,8 +109,8 @@ def book_page_rows(
         rows,
         category_rows_of_books(db, ids) if with_categories else None,
         rating_stats_rows(db, ids) if with_stats else None,
-        my_half_stars(db, viewer, ids) if viewer is not None and with_my_rating else None,
-        my_feedback(db, viewer, ids) if viewer is not None and with_my_feedback else None,
+        my_half_stars(db, user_id, ids) if user_id is not None and with_my_rating else None,
+        my_feedback(db, user_id, ids) if user_id is not None and with_my_feedback else None,
     )
 
 

@@ -61,7 +61,30 @@ class User(SQLModel, table=True):
         default=False,
         sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()),
     )
+    # Tokens carry it (claim `ep`) and are valid only while it is unchanged: a password
+    # change draws a new one, so every token issued before stops working on every host.
+    # Random, not a counter: SQLite may give a deleted account's id to the next one, whose
+    # fresh value then matches no old token. 0 for accounts made before it existed (and for
+    # imported readers), which is what a token without the claim stands for.
+    token_epoch: int = Field(
+        default=0,
+        sa_column=sa.Column(sa.BigInteger(), nullable=False, server_default="0"),
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins per attempted username, shared by every server process and host.
+    Keyed by a digest of the username key (bounded size, and no raw attacker-chosen names
+    kept), for names with no account too; a row whose window has passed is pruned."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (sa.CheckConstraint("failures >= 0", name="failures_nonnegative"),)
+
+    key: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    failures: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    # Seconds since the Unix epoch on the database's clock (one clock for every host).
+    window_start: float = Field(sa_column=sa.Column(sa.Float, nullable=False, index=True))
 
 
 class Category(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -33,6 +34,36 @@ def find_by_username(session: Session, username: str) -> User | None:
     return session.exec(stmt).first()
 
 
+def session_user(session: Session, user_id: int, token_epoch: int) -> User | None:
+    """The account a token names, if it still exists and the token is of its current epoch
+    (no password change since it was issued); None otherwise."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.token_epoch == token_epoch else None
+
+
+def new_token_epoch() -> int:
+    """A fresh epoch: random (see User.token_epoch), never 0, within a signed 64-bit."""
+    return secrets.randbelow(2**62) + 1
+
+
+def change_password(
+    session: Session, user_id: int, token_epoch: int, password_hash: str
+) -> User | None:
+    """Set a new password hash and a new token epoch, if the account is still at
+    `token_epoch` (compare-and-set: of two concurrent changes made with one session, one
+    wins); None if it is not (or is gone). Every token issued before stops working."""
+    result = session.execute(
+        sa.update(User)
+        .where(col(User.id) == user_id, col(User.token_epoch) == token_epoch)
+        .values(password_hash=password_hash, token_epoch=new_token_epoch())
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    user = session.get(User, user_id, populate_existing=True)
+    assert user is not None
+    return user
+
+
 def set_staff(session: Session, username: str, staff: bool) -> User:
     """Grant or revoke the staff role; NotFound for an unknown username."""
     user = find_by_username(session, username)
@@ -47,7 +78,12 @@ def create_user(
     session: Session, username: str, password_hash: str, category_ids: Iterable[int] = ()
 ) -> User:
     categories = require_categories(session, category_ids)
-    user = User(username=username, username_key=username_key(username), password_hash=password_hash)
+    user = User(
+        username=username,
+        username_key=username_key(username),
+        password_hash=password_hash,
+        token_epoch=new_token_epoch(),
+    )
     try:
         # A savepoint, so that losing the race for a username leaves the transaction usable.
         with session.begin_nested():
@@ -72,6 +108,17 @@ def _replace_categories(session: Session, user_id: int, category_ids: Sequence[i
     session.flush()
 
 
+_TOKEN_EPOCH = Prepared(
+    sa.select(col(User.token_epoch)).where(col(User.id) == sa.bindparam("id", type_=sa.Integer()))
+)
+
+
+def token_epoch_of(db: FastReads, user_id: int) -> int | None:
+    """The account's token epoch, None if there is no such account (on the fast path)."""
+    rows = db.rows(_TOKEN_EPOCH, id=user_id)
+    return int(rows[0][0]) if rows else None
+
+
 def categories_of_users(session: Session, user_ids: Sequence[int]) -> dict[int, list[Category]]:
     return categories_linked(session, col(UserCategory.user_id), user_ids)
 
@@ -80,7 +127,9 @@ def _reader_state_statement() -> sa.CompoundSelect:
     user = sa.bindparam("user_id", type_=sa.Integer())
     zero = sa.literal_column("0", sa.Integer())
     parts = [
-        sa.select(sa.literal_column("'u'", sa.String()), col(User.id), zero).where(
+        # The account's token epoch rides in the third column: checking the token against
+        # it costs the recommendations request nothing more.
+        sa.select(sa.literal_column("'u'", sa.String()), col(User.id), col(User.token_epoch)).where(
             col(User.id) == user
         ),
         sa.select(
@@ -100,13 +149,15 @@ _READER_STATE = Prepared(_reader_state_statement())
 
 
 def reader_state(
-    db: FastReads, user_id: int
+    db: FastReads, user_id: int, token_epoch: int | None = None
 ) -> tuple[list[tuple[int, float]], frozenset[int], frozenset[int]] | None:
     """(ratings as (book id, stars), disliked book ids, chosen category ids), or None if
-    the reader does not exist (any more). One statement (a UNION of the four reads) on the
-    fast path: this runs on every recommendations request."""
+    the reader does not exist (any more), or if `token_epoch` is given and is not the
+    account's now (the token predates a password change). One statement (a UNION of the
+    four reads) on the fast path: this runs on every recommendations request."""
     rows = db.rows(_READER_STATE, user_id=user_id)
-    if not any(kind == "u" for kind, _, _ in rows):
+    epochs = [epoch for kind, _, epoch in rows if kind == "u"]
+    if not epochs or (token_epoch is not None and int(epochs[0]) != token_epoch):
         return None
     return (
         [(key, half / 2.0) for kind, key, half in rows if kind == "r"],

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from db.engine import IMMEDIATE
+from db.errors import transient_sqlstate
 from db.fastread import FastReads
 
 T = TypeVar("T")
@@ -40,6 +41,9 @@ P = ParamSpec("P")
 _STARTING: RunVar[CapacityLimiter] = RunVar("bookrec_db_starting")
 _OPEN: RunVar[CapacityLimiter] = RunVar("bookrec_db_open")
 STARTING_THREADS = 16
+# A transaction of its own (`UnitOfWork.write_apart`) rolled back by a deadlock or a
+# serialisation failure is run again, at most this many times in all.
+APART_ATTEMPTS = 5
 OPEN_THREADS = 40
 # The hot read path (db.fastread) is mostly CPU under the GIL: on SQLite, more threads
 # than cores only make them and the event loop fight for it (at 32 concurrent requests,
@@ -116,6 +120,35 @@ class UnitOfWork:
         """Run a read-only `fn(fast_reads, *args)` on the hot read path (see `read_fast`),
         outside this unit's transaction: a query's reads that must be one cheap trip."""
         return await read_fast(self._engine, fn, *args)
+
+    @property
+    def began(self) -> bool:
+        """Whether this unit's own transaction has begun (a mutation wrote or read in it)."""
+        return self._session is not None
+
+    async def write_apart(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(session, *args)` in a short write transaction of its own, committed at
+        once whatever this unit does later: what must be kept even if the operation fails
+        (a failed sign-in counted by the throttle). Run again (bounded) if the database
+        rolled it back to break a deadlock or a serialisation conflict. The caller must not
+        hold this unit's transaction open: on SQLite it would wait for its own write lock."""
+        return await anyio.to_thread.run_sync(
+            self._write_apart, fn, args, limiter=_limiter(_STARTING, STARTING_THREADS)
+        )
+
+    def _write_apart(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        bind = self._engine.execution_options(**{IMMEDIATE: True})
+        attempt = 1
+        while True:
+            try:
+                with Session(bind, expire_on_commit=False) as session:
+                    result = fn(session, *args)
+                    session.commit()
+                    return result
+            except Exception as exc:
+                if transient_sqlstate(exc) is None or attempt >= APART_ATTEMPTS:
+                    raise
+                attempt += 1
 
     def _read_apart(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         # Closing (not rolling back) ends the transaction and keeps the loaded rows usable.

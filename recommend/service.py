@@ -77,15 +77,24 @@ class RecommendationService:
         request: Request,
         model: Recommender | None,
         with_categories: bool = False,
+        token_epoch: int | None = None,
     ) -> Served | None:
-        """The chain's picks for a reader, best first; None if the reader does not exist.
+        """The chain's picks for a reader, best first; None if the reader does not exist,
+        or if `token_epoch` is given and is not the account's now (checked in the same
+        statement that reads the reader's state: the session check costs nothing more).
         `with_categories`: also read the picked books' categories, in the same trip.
         With `request.after`, the next page of that list (NotFound if it is not one of
         this reader's lists)."""
         for _ in range(VISIBILITY_WAITS):
             try:
                 return await read_fast(
-                    self._engine, self._for_reader, user_id, request, model, with_categories
+                    self._engine,
+                    self._for_reader,
+                    user_id,
+                    request,
+                    model,
+                    with_categories,
+                    token_epoch,
                 )
             except _NotYetVisible:
                 await asyncio.sleep(self.recorder.flush_seconds)
@@ -98,10 +107,20 @@ class RecommendationService:
         model: Recommender | None,
         user_id: int | None = None,
         with_categories: bool = False,
-    ) -> Served:
-        """Books most like `book_id`; NotFound if there is no such book."""
+        token_epoch: int | None = None,
+    ) -> Served | None:
+        """Books most like `book_id`; NotFound if there is no such book. With `user_id` and
+        `token_epoch`: None if that account does not exist or is at another epoch now (read
+        in the same trip)."""
         return await read_fast(
-            self._engine, self._similar, book_id, request, model, user_id, with_categories
+            self._engine,
+            self._similar,
+            book_id,
+            request,
+            model,
+            user_id,
+            with_categories,
+            token_epoch,
         )
 
     def _for_reader(
@@ -111,8 +130,9 @@ class RecommendationService:
         request: Request,
         model: Recommender | None,
         with_categories: bool,
+        token_epoch: int | None,
     ) -> Served | None:
-        state = readers.reader_state(db, user_id)
+        state = readers.reader_state(db, user_id, token_epoch)
         if state is None:
             return None
         served, request = self._list_to_serve(db, user_id, request, model)
@@ -182,7 +202,14 @@ class RecommendationService:
         model: Recommender | None,
         user_id: int | None,
         with_categories: bool,
-    ) -> Served:
+        token_epoch: int | None,
+    ) -> Served | None:
+        if (
+            user_id is not None
+            and token_epoch is not None
+            and readers.token_epoch_of(db, user_id) != token_epoch
+        ):
+            return None
         seed = catalog.book_rows_by_ids(db, [book_id]).get(book_id)
         if seed is None or seed.hidden:  # a hidden book is not there for anyone to browse
             raise NotFound(f"No book with id {book_id}.")

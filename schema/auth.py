@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from schema.errors import BadUserInput, TooManyRequests, Unauthenticated
+from db import readers, throttle
+from schema.errors import BadUserInput, TooManyRequests, Unauthenticated, parse_key
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD, MAX_PASSWORD = 8, 128
@@ -53,34 +55,48 @@ class Passwords:
 
 # Tokens already verified (signature, issuer, claims), kept with their expiry so that a
 # reader's every request does not pay for HMAC and claim checks again; bounded, oldest out.
+# Per process, and safe to be: it remembers only what the signature says (a pure function
+# of the token and the key). Whether the token is still honoured (the account exists, no
+# password change since) is asked of the database on every authenticated request.
 VERIFIED_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class TokenClaim:
+    """What a validly signed token says: the account, and its token epoch at issue (0 for
+    tokens issued before epochs existed, which accounts made before them also have)."""
+
+    user_id: int
+    epoch: int
 
 
 @dataclass(frozen=True)
 class Tokens:
     secret: str
     ttl_seconds: int
-    _verified: dict[str, tuple[int, float]] = field(
+    _verified: dict[str, tuple[TokenClaim, float]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def issue(self, user_id: int) -> str:
+    def issue(self, user_id: int, epoch: int = 0) -> str:
         now = int(time.time())
         claims = {
             "sub": str(user_id),
+            "ep": epoch,
             "iss": TOKEN_ISSUER,
             "iat": now,
             "exp": now + self.ttl_seconds,
         }
         return jwt.encode(claims, self.secret, algorithm=TOKEN_ALGORITHM)
 
-    def verify(self, token: str) -> int:
-        """The user id the token was issued to; Unauthenticated if it is not valid now."""
+    def verify(self, token: str) -> TokenClaim:
+        """What the token says, if it is validly signed and not expired; Unauthenticated
+        otherwise. (Not whether the account still honours it: see TokenClaim.)"""
         known = self._verified.get(token)
         if known is not None:
-            user_id, expires = known
+            claim, expires = known
             if time.time() < expires:  # PyJWT's rule: expired once now >= exp
-                return user_id
+                return claim
             self._verified.pop(token, None)
             raise Unauthenticated("Your session has expired; sign in again.")
         try:
@@ -96,44 +112,51 @@ class Tokens:
         except jwt.PyJWTError:
             raise Unauthenticated("The access token is not valid; sign in again.") from None
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject.isdigit():
+        user_id = parse_key(subject) if isinstance(subject, str) else None
+        epoch = claims.get("ep", 0)
+        if user_id is None or type(epoch) is not int or not 0 <= epoch < 2**63:
             raise Unauthenticated("The access token is not valid; sign in again.")
+        claim = TokenClaim(user_id, epoch)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.pop(next(iter(self._verified), token), None)
-        self._verified[token] = (int(subject), float(claims["exp"]))
-        return int(subject)
+        self._verified[token] = (claim, float(claims["exp"]))
+        return claim
+
+
+RunDb = Callable[..., Awaitable[Any]]
+# How often a process deletes the throttle rows whose window has passed.
+PRUNE_EVERY_SECONDS = 60.0
 
 
 @dataclass
 class LoginThrottle:
-    """Refuses sign-in for an account after repeated failures, for a cool-down period.
-
-    Kept per process: with N workers an attacker gets at most N times the budget."""
+    """Refuses password checks for a username after repeated failures, for a cool-down
+    period. The counts are in the database (`db.throttle`), shared by every process and
+    host: N servers give an attacker no more guesses than one."""
 
     max_failures: int
     lockout_seconds: float
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _next_prune: float = field(default=0.0, repr=False)
 
-    def reserve(self, key: str) -> None:
+    async def reserve(self, write_apart: RunDb, username: str) -> None:
         """Count an attempt as failed up front, atomically with the check, so that many
-        concurrent attempts (aliases in one request) cannot all slip past the limit."""
-        with self._lock:
-            recent = self._recent(key)
-            if len(recent) >= self.max_failures:
-                wait = int(recent[0] + self.lockout_seconds - time.monotonic()) + 1
-                raise TooManyRequests(
-                    f"Too many failed sign-in attempts; try again in {wait} seconds.",
-                    retryAfterSeconds=wait,
-                )
-            recent.append(time.monotonic())
+        concurrent attempts (aliases in one request, requests to other hosts) cannot slip
+        past the limit. `write_apart` runs it in a transaction committed at once."""
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+            await write_apart(throttle.prune, self.lockout_seconds)
+        wait = await write_apart(
+            throttle.reserve_failure,
+            readers.username_key(username),
+            self.max_failures,
+            self.lockout_seconds,
+        )
+        if wait is not None:
+            raise TooManyRequests(
+                f"Too many failed sign-in attempts; try again in {wait} seconds.",
+                retryAfterSeconds=wait,
+            )
 
-    def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-    def _recent(self, key: str) -> list[float]:
-        horizon = time.monotonic() - self.lockout_seconds
-        recent = [t for t in self._failures.get(key, []) if t > horizon]
-        self._failures[key] = recent
-        return recent
+    async def succeeded(self, run: RunDb, username: str) -> None:
+        """The password was right: the count starts again (`run` decides the transaction)."""
+        await run(throttle.clear, readers.username_key(username))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio.to_thread
 import strawberry
 from strawberry.types import Info
 
-from db import ratings, readers
+from db import accounts, ratings, readers, throttle
 from db.errors import InvalidInput
 from db.models import FEEDBACK_DISLIKED, FEEDBACK_LIKED
-from schema.auth import check_password, check_username
-from schema.context import Context
+from db.models import User as UserRow
+from schema.auth import TokenClaim, check_password, check_username
+from schema.context import SESSION_ENDED, Context
 from schema.errors import BadUserInput, Unauthenticated, from_data_error, parse_id
 from schema.loaders import forget
 from schema.staff import (
@@ -25,8 +28,11 @@ from schema.staff import (
 )
 from schema.types import AuthPayload, Book, Category, Rating, User
 
+log = logging.getLogger("bookrec.auth")
+
 MAX_CATEGORIES = 50
 BAD_CREDENTIALS = "Unknown username or wrong password."
+WRONG_PASSWORD = "The password is wrong."
 
 
 def _category_ids(ids: list[strawberry.ID]) -> list[int]:
@@ -51,24 +57,53 @@ class Mutation:
         categories = _category_ids(category_ids)
         password_hash = await anyio.to_thread.run_sync(ctx.services.passwords.hash, password)
         user = await ctx.db(readers.create_user, username, password_hash, categories)
-        assert user.id is not None
-        return AuthPayload(token=ctx.services.tokens.issue(user.id), user=User.from_row(user))
+        return _signed_in(ctx, user)
 
     @strawberry.mutation(description="Sign in; the token goes in 'Authorization: Bearer'.")
     async def login(self, info: Info[Context, None], username: str, password: str) -> AuthPayload:
         ctx = info.context
-        key = readers.username_key(username)
-        ctx.services.throttle.reserve(key)
+        await ctx.services.throttle.reserve(ctx.db_own_transaction, username)
         # Looked up apart from the operation's write transaction: the password check that
         # follows is slow, and must not hold SQLite's write lock while it runs.
         user = await ctx.db_apart(readers.find_by_username, username)
-        ok = await anyio.to_thread.run_sync(
-            ctx.services.passwords.verify, user.password_hash if user else None, password
-        )
-        if not ok or user is None or user.id is None:
+        ok = await _password_matches(ctx, user, password, username)
+        if not ok or user is None:
             raise Unauthenticated(BAD_CREDENTIALS)
-        ctx.services.throttle.succeeded(key)
-        return AuthPayload(token=ctx.services.tokens.issue(user.id), user=User.from_row(user))
+        await ctx.services.throttle.succeeded(ctx.db_own_transaction, username)
+        return _signed_in(ctx, user)
+
+    @strawberry.mutation(
+        description="Change your password; returns a new token. Every other token of the "
+        "account stops working, on every server."
+    )
+    async def change_password(
+        self, info: Info[Context, None], old_password: str, new_password: str
+    ) -> AuthPayload:
+        ctx = info.context
+        check_password(new_password)
+        if new_password == old_password:
+            raise BadUserInput("The new password must differ from the old one.")
+        claim, user = await _confirm_password(ctx, old_password)
+        new_hash = await anyio.to_thread.run_sync(ctx.services.passwords.hash, new_password)
+        changed = await ctx.db(readers.change_password, claim.user_id, claim.epoch, new_hash)
+        if changed is None:  # a concurrent change (or deletion) with the same session won
+            raise Unauthenticated(SESSION_ENDED)
+        # In this operation's transaction: kept only if the change is.
+        await ctx.services.throttle.succeeded(ctx.db, user.username)
+        return _signed_in(ctx, changed)
+
+    @strawberry.mutation(
+        description="Delete your account and everything of yours (ratings, likes and "
+        "dislikes, categories, recorded lists); your tokens stop working. No undo."
+    )
+    async def delete_account(self, info: Info[Context, None], password: str) -> bool:
+        ctx = info.context
+        claim, user = await _confirm_password(ctx, password)
+        deleted = await ctx.db(accounts.delete_account, claim.user_id, claim.epoch)
+        if not deleted:
+            raise Unauthenticated(SESSION_ENDED)
+        await ctx.db(throttle.clear, user.username_key)
+        return True
 
     @strawberry.mutation(description="Rate a book from 0.5 to 5 stars in half steps.")
     async def rate_book(
@@ -149,6 +184,40 @@ class Mutation:
     )
     async def rollback_model(self, info: Info[Context, None]) -> ModelVersion:
         return await resolve_rollback_model(info)
+
+
+def _signed_in(ctx: Context, user: UserRow) -> AuthPayload:
+    assert user.id is not None
+    token = ctx.services.tokens.issue(user.id, user.token_epoch)
+    return AuthPayload(token=token, user=User.from_row(user))
+
+
+async def _password_matches(
+    ctx: Context, user: UserRow | None, password: str, username: str
+) -> bool:
+    """The (slow) password check, in a worker thread; every failure is logged (the budget
+    the throttle allows is what an attacker gets: the log shows it being spent)."""
+    ok = await anyio.to_thread.run_sync(
+        ctx.services.passwords.verify, user.password_hash if user else None, password
+    )
+    if not (ok and user is not None):
+        log.info("password checked and refused for username %r", username[:64])
+    return ok and user is not None
+
+
+async def _confirm_password(ctx: Context, password: str) -> tuple[TokenClaim, UserRow]:
+    """For account operations: the token's account, checked against the database, and its
+    password confirmed, under the sign-in throttle (a wrong password counts as a failed
+    sign-in). Everything before the operation's own transaction begins (see
+    Context.db_own_transaction)."""
+    claim = ctx.require_claim()
+    user = await ctx.db_apart(readers.session_user, claim.user_id, claim.epoch)
+    if user is None:
+        raise Unauthenticated(SESSION_ENDED)
+    await ctx.services.throttle.reserve(ctx.db_own_transaction, user.username)
+    if not await _password_matches(ctx, user, password, user.username):
+        raise BadUserInput(WRONG_PASSWORD)
+    return claim, user
 
 
 def _half_stars(stars: float) -> int:

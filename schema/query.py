@@ -9,9 +9,9 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from db import catalog, catalog_page, readers
+from db import catalog, catalog_page
 from db.catalog import BookFilter
-from schema.context import Context
+from schema.context import SESSION_ENDED, Context
 from schema.errors import BadUserInput, Unauthenticated, parse_id
 from schema.pagination import book_cursor, check_first, parse_book_cursor
 from schema.recommendations import (
@@ -58,6 +58,7 @@ class Query:
         # One trip for the page and what its books' fields need (categories, rating stats,
         # the viewer's ratings, when selected): plain values, not a task per book and field.
         wanted = selected_names(info)
+        claim = ctx.viewer_claim() if wanted & {"myRating", "myFeedback"} else None
         page = await ctx.db_fast(
             catalog_page.book_page_rows,
             flt,
@@ -65,10 +66,12 @@ class Query:
             limit,
             "categories" in wanted,
             bool(wanted & {"averageRating", "ratingsCount"}),
-            ctx.viewer_id() if wanted & {"myRating", "myFeedback"} else None,
+            claim and (claim.user_id, claim.epoch),
             "myRating" in wanted,
             "myFeedback" in wanted,
         )
+        if claim is not None and not page.viewer_honoured:
+            raise Unauthenticated(SESSION_ENDED)
         rows = page.rows
         stats = page.stats or {}
         books = [
@@ -163,10 +166,7 @@ class Query:
 
     @strawberry.field(description="The signed-in reader; null when anonymous.")
     async def me(self, info: Info[Context, None]) -> User | None:
-        viewer = info.context.viewer_id()
-        if viewer is None:
-            return None
-        row = await info.context.db(readers.find_user, viewer)
-        if row is None:  # a valid token for an account deleted since
-            raise Unauthenticated("This account no longer exists; sign in again.")
-        return User.from_row(row)
+        # Checked against the database: a valid token of an account deleted since, or
+        # issued before a password change, is refused.
+        row = await info.context.viewer()
+        return None if row is None else User.from_row(row)

@@ -14,7 +14,7 @@ from strawberry.types.nodes import SelectedField, Selection
 from db.catalog import BookRow
 from db.errors import DataError
 from recommend import Recommended, Request, Served, Source
-from schema.context import Context
+from schema.context import SESSION_ENDED, Context
 from schema.errors import BadUserInput, Unauthenticated, from_data_error, parse_id
 from schema.pagination import check_first
 from schema.types import Book
@@ -136,15 +136,20 @@ async def resolve_recommendations(
 ) -> list[Recommendation]:
     ctx = info.context
     request = recommendation_request(info, first, category_id, exclude_book_ids, diversity, after)
-    viewer = ctx.require_viewer()
+    claim = ctx.require_claim()
     try:
+        # The token is checked against the account in the trip that reads the reader.
         found = await ctx.services.recommendations.for_reader(
-            viewer, request, ctx.model(), with_categories=asks_for(info, "categories")
+            claim.user_id,
+            request,
+            ctx.model(),
+            with_categories=asks_for(info, "categories"),
+            token_epoch=claim.epoch,
         )
     except DataError as exc:
         raise from_data_error(exc) from None
     if found is None:
-        raise Unauthenticated("This account no longer exists; sign in again.")
+        raise Unauthenticated(SESSION_ENDED)
     return Recommendation.page(found)
 
 
@@ -158,16 +163,20 @@ async def resolve_similar_books(
     ctx = info.context
     request = recommendation_request(info, first, category_id, exclude_book_ids)
     book = parse_id(book_id, "book id")
+    claim = ctx.viewer_claim()
     try:
         found = await ctx.services.recommendations.similar(
             book,
             request,
             ctx.model(),
-            user_id=ctx.viewer_id(),
+            user_id=claim.user_id if claim else None,
             with_categories=asks_for(info, "categories"),
+            token_epoch=claim.epoch if claim else None,
         )
     except DataError as exc:
         raise from_data_error(exc) from None
+    if found is None:
+        raise Unauthenticated(SESSION_ENDED)
     return Recommendation.page(found)
 
 

@@ -121,29 +121,33 @@ class Book:
 
     @strawberry.field(description="The signed-in reader's stars for this book; null if none.")
     def my_rating(self, info: Info[Context, None]) -> float | None:
-        viewer = info.context.viewer_id()
-        if viewer is None:
+        if info.context.viewer_claim() is None:  # anonymous: no trip, no task
             return None
         if self.prefetched_my_half_stars is not None:  # the viewer's, read with the page
             half = self.prefetched_my_half_stars.get(int(self.id))
             return None if half is None else half / 2.0
-        return self._load_my_rating(info, viewer)  # type: ignore[return-value]
+        return self._load_my_rating(info)  # type: ignore[return-value]  # awaited by graphql-core
 
-    async def _load_my_rating(self, info: Info[Context, None], viewer: int) -> float | None:
+    async def _load_my_rating(self, info: Info[Context, None]) -> float | None:
+        viewer = await info.context.signed_in_id()  # the account honours the token now
+        if viewer is None:
+            return None
         row = await info.context.loaders.viewer_rating.load((viewer, int(self.id)))
         return None if row is None else row.half_stars / 2.0
 
     @strawberry.field(description="The signed-in reader's like or dislike; null if none.")
     def my_feedback(self, info: Info[Context, None]) -> Feedback | None:
-        viewer = info.context.viewer_id()
-        if viewer is None:
+        if info.context.viewer_claim() is None:  # anonymous: no trip, no task
             return None
         if self.prefetched_my_feedback is not None:  # the viewer's, read with the page
             kind = self.prefetched_my_feedback.get(int(self.id))
             return None if kind is None else Feedback(kind)
-        return self._load_my_feedback(info, viewer)  # type: ignore[return-value]
+        return self._load_my_feedback(info)  # type: ignore[return-value]  # awaited by graphql-core
 
-    async def _load_my_feedback(self, info: Info[Context, None], viewer: int) -> Feedback | None:
+    async def _load_my_feedback(self, info: Info[Context, None]) -> Feedback | None:
+        viewer = await info.context.signed_in_id()  # the account honours the token now
+        if viewer is None:
+            return None
         kind = await info.context.loaders.viewer_feedback.load((viewer, int(self.id)))
         return None if kind is None else Feedback(kind)
 
@@ -207,8 +211,8 @@ class User:
         description="Whether this account is staff (may manage the catalog and models); "
         "only for the reader themselves, null for anyone else."
     )
-    def is_staff(self, info: Info[Context, None]) -> bool | None:
-        return self.staff if info.context.viewer_id() == int(self.id) else None
+    async def is_staff(self, info: Info[Context, None]) -> bool | None:
+        return self.staff if await info.context.signed_in_id() == int(self.id) else None
 
     @strawberry.field(description="The categories this reader chose.")
     async def categories(self, info: Info[Context, None]) -> list[Category]:
@@ -220,7 +224,7 @@ class User:
         self, info: Info[Context, None], first: int = 20, after: str | None = None
     ) -> RatingConnection:
         user_id = int(self.id)
-        if info.context.viewer_id() != user_id:
+        if await info.context.signed_in_id() != user_id:
             raise Forbidden("Only the reader can see their own ratings.")
         limit = check_first(first)
         cursor = parse_rating_cursor(after) if after else None

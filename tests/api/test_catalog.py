@@ -154,5 +154,7 @@ async def test_page_of_50_is_a_constant_number_of_statements(
         "3": 4.0,
     }
     assert [n["id"] for n in nodes if n["myFeedback"] == "DISLIKED"] == ["4"]
-    # page + count + categories + rating stats + viewer ratings + viewer feedback
-    assert len(statements) == 6, statements
+    # page + count + categories + rating stats + viewer ratings + viewer feedback, and the
+    # session check (the token's epoch against the account, once for the whole request)
+    assert len(statements) == 7, statements
+    assert sum("token_epoch" in s for s in statements) == 1, statements

@@ -17,6 +17,7 @@ TABLES = {
     "book_category",
     "category",
     "feedback",
+    "login_throttle",
     "rating",
     "rec_list",
     "rec_list_item",
