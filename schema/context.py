@@ -30,6 +30,7 @@ class Services:
     popularity: PopularityCache
     recommendations: RecommendationService
     live_model: LiveModel | None = None
+    attribution_days: float = 7.0  # outcomes after a showing count this long (online metrics)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Context:
     _viewer_checked: bool = field(default=False, init=False)
     _model: Recommender | None = field(default=None, init=False)
     _model_taken: bool = field(default=False, init=False)
+    _served: tuple[Recommender | None, str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)
@@ -73,6 +75,13 @@ class Context:
             self._model = self.services.recommendations.model()
             self._model_taken = True
         return self._model
+
+    def served_model(self) -> tuple[Recommender | None, str]:
+        """The model serving this request's reader and their experiment group ("control"
+        or "variant"), taken once like `model()`."""
+        if self._served is None:
+            self._served = self.services.recommendations.model_for(self.viewer_id())
+        return self._served
 
     def viewer_id(self) -> int | None:
         """The signed-in reader's id, None when anonymous; a bad token is an error, not

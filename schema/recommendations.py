@@ -131,9 +131,10 @@ async def resolve_recommendations(
     ctx = info.context
     request = recommendation_request(info, first, category_id, exclude_book_ids, diversity, after)
     viewer = ctx.require_viewer()
+    model, variant = ctx.served_model()
     try:
         found = await ctx.services.recommendations.for_reader(
-            viewer, request, ctx.model(), with_categories=asks_for(info, "categories")
+            viewer, request, model, with_categories=asks_for(info, "categories"), variant=variant
         )
     except DataError as exc:
         raise from_data_error(exc) from None
@@ -152,13 +153,15 @@ async def resolve_similar_books(
     ctx = info.context
     request = recommendation_request(info, first, category_id, exclude_book_ids)
     book = parse_id(book_id, "book id")
+    model, variant = ctx.served_model()
     try:
         found = await ctx.services.recommendations.similar(
             book,
             request,
-            ctx.model(),
+            model,
             user_id=ctx.viewer_id(),
             with_categories=asks_for(info, "categories"),
+            variant=variant,
         )
     except DataError as exc:
         raise from_data_error(exc) from None
