@@ -98,8 +98,9 @@ def record_open(session: Session, list_id: str, book_id: int, user_id: int | Non
             opened_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["list_id", "book_id"])
+        .returning(_OPENS.c.list_id)  # a row only if inserted (rowcount is not portable)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.first() is not None
 
 
 # --- retention ---------------------------------------------------------------------------

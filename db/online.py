@@ -43,12 +43,14 @@ def aware(value: Any) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+# Constants are inlined (literal_column), not bound: PostgreSQL matches a grouped
+# expression to the selected one by its text, and two bound parameters differ ($1, $2).
 def _version() -> Any:
-    return sa.func.coalesce(_LISTS.c.model_version, NO_MODEL)
+    return sa.func.coalesce(_LISTS.c.model_version, sa.literal_column(f"'{NO_MODEL}'"))
 
 
 def _variant() -> Any:
-    return sa.func.coalesce(_LISTS.c.variant, CONTROL)
+    return sa.func.coalesce(_LISTS.c.variant, sa.literal_column(f"'{CONTROL}'"))
 
 
 def _in_scope(stmt: Any, scope: Scope) -> Any:
@@ -195,8 +197,9 @@ class SeriesCounts:
 def series_counts(session: Session, scope: Scope, bucket_seconds: int) -> list[SeriesCounts]:
     """Per bucket of list time (from `since`) and variant: lists, impressions, opens."""
     dialect = session.get_bind().dialect.name
-    start = int(scope.since.timestamp())
-    bucket = sa.cast((_epoch(_LISTS.c.created_at, dialect) - start) / bucket_seconds, sa.Integer)
+    start = sa.literal_column(str(int(scope.since.timestamp())))
+    width = sa.literal_column(str(int(bucket_seconds)))
+    bucket = sa.cast((_epoch(_LISTS.c.created_at, dialect) - start) / width, sa.Integer)
     shown = _in_scope(
         sa.select(
             bucket, _variant(), sa.func.count(sa.distinct(_ITEMS.c.list_id)), sa.func.count()

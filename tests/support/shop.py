@@ -1,0 +1,67 @@
+"""A simulated shop: readers with hidden tastes ask for lists over the API, open the books
+that match their taste more often than the others, and rate some of what they opened. The
+test (tests/api/test_simulated_shop.py) and the benchmark (bench/online.py) both use it,
+over an in-process ASGI client or a real HTTP server alike (an `Api`)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from tests.support.api import Api
+
+LIST = "query($n: Int!) { recommendations(first: $n) { listId book { id } } }"
+OPEN = "mutation($b: ID!, $l: ID!) { openBook(bookId: $b, listId: $l) }"
+RATE = "mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars } }"
+
+
+@dataclass(frozen=True)
+class Taste:
+    """How a reader behaves: what they like, and how likely they open and rate."""
+
+    liked: frozenset[int]
+    open_liked: float = 0.6
+    open_other: float = 0.05
+    rate_opened: float = 0.5
+
+
+@dataclass
+class Reader:
+    user_id: int
+    token: str
+    taste: Taste
+
+
+@dataclass
+class Visits:
+    lists: int = 0
+    shown: int = 0
+    opened: int = 0
+    rated: int = 0
+    failed: int = 0
+
+
+async def visit(api: Api, reader: Reader, rng: random.Random, first: int, seen: Visits) -> None:
+    """One visit: ask for a list, open some of it, rate some of what was opened."""
+    body = await api.gql(LIST, {"n": first}, reader.token)
+    if body.get("errors"):
+        seen.failed += 1
+        return
+    items = body["data"]["recommendations"]
+    seen.lists += 1
+    seen.shown += len(items)
+    for item in items:
+        book = int(item["book"]["id"])
+        liked = book in reader.taste.liked
+        if rng.random() >= (reader.taste.open_liked if liked else reader.taste.open_other):
+            continue
+        opened = await api.gql(OPEN, {"b": str(book), "l": item["listId"]}, reader.token)
+        if opened.get("errors"):
+            seen.failed += 1
+            continue
+        seen.opened += 1
+        if rng.random() < reader.taste.rate_opened:
+            stars = 4.5 if liked else 1.5
+            rated = await api.gql(RATE, {"b": str(book), "s": stars}, reader.token)
+            seen.failed += bool(rated.get("errors"))
+            seen.rated += not rated.get("errors")
