@@ -197,8 +197,8 @@ class SeriesCounts:
 def series_counts(session: Session, scope: Scope, bucket_seconds: int) -> list[SeriesCounts]:
     """Per bucket of list time (from `since`) and variant: lists, impressions, opens."""
     dialect = session.get_bind().dialect.name
-    start = sa.literal_column(str(int(scope.since.timestamp())))
-    width = sa.literal_column(str(int(bucket_seconds)))
+    start: Any = sa.literal_column(str(int(scope.since.timestamp())))
+    width: Any = sa.literal_column(str(int(bucket_seconds)))
     bucket = sa.cast((_epoch(_LISTS.c.created_at, dialect) - start) / width, sa.Integer)
     shown = _in_scope(
         sa.select(
