@@ -105,6 +105,7 @@ def write_chart(metrics: OnlineMetricsResult, path: Path, bucket_minutes: int) -
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
@@ -125,6 +126,10 @@ def write_chart(metrics: OnlineMetricsResult, path: Path, bucket_minutes: int) -
         ax.grid(alpha=0.3)
         if variants:
             ax.legend()
+            width = timedelta(minutes=bucket_minutes)
+            starts = [p.start for p in metrics.series]
+            ax.set_xlim(min(starts) - width / 2, max(starts) + width * 1.5)  # type: ignore[arg-type]
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
         else:
             ax.text(0.5, 0.5, "no lists served", ha="center", transform=ax.transAxes)
         fig.autofmt_xdate()

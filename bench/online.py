@@ -13,7 +13,8 @@
    the script waits until every worker serves the variant;
 4. every reader visits --visits times (--concurrency at once, over HTTP): asks for
    ``recommendations(first: --first)``, opens a book of their taste with probability 0.6 and
-   another with 0.05 (``openBook``), rates half of what they opened (4.5 or 1.5 stars);
+   another with 0.05 (``openBook``), rates half of what they opened (4.5 or 1.5 stars) and
+   likes (dislikes) 30% of what they rated of their taste (of another);
 5. ``bookrec report online --chart`` prints the table and the experiment's interval;
 6. ``bookrec model experiment promote``; the script waits until every worker serves the
    trained version to everyone.
@@ -211,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         server = bookrec_server(env, workdir / "serve2.log", args.workers, cwd=workdir)
         server.start(timeout=120)
         print()
-        print(bookrec(env, "report", "online", "--since", "2h", "--chart", str(chart)))
+        minutes = max(1, round(elapsed / 60 / 8))  # about eight points over the simulation
+        report = ["report", "online", "--since", "1h", "--bucket-minutes", str(minutes)]
+        print(bookrec(env, *report, "--chart", str(chart)))
         if args.chart:
             shutil.copyfile(chart, args.chart)
             print(f"chart copied to {args.chart}")
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             stored = conn.execute(sa.text("SELECT count(*) FROM rec_list")).scalar_one()
         print(
             f"lists recorded: {stored} of {seen.lists} served (one worker's buffer before the "
-            f"stop: {json.dumps(health['lists'])})"
+            f"stop, in positions: {json.dumps(health['lists'])})"
         )
         print(load_line(after_run=True))
         ok = seen.failed == 0 and stored == seen.lists

@@ -1,5 +1,6 @@
 """A simulated shop: readers with hidden tastes ask for lists over the API, open the books
-that match their taste more often than the others, and rate some of what they opened. The
+that match their taste more often than the others, rate some of what they opened, and like
+(or dislike) some of what they rated. The
 test (tests/api/test_simulated_shop.py) and the benchmark (bench/online.py) both use it,
 over an in-process ASGI client or a real HTTP server alike (an `Api`)."""
 
@@ -13,6 +14,8 @@ from tests.support.api import Api
 LIST = "query($n: Int!) { recommendations(first: $n) { listId book { id } } }"
 OPEN = "mutation($b: ID!, $l: ID!) { openBook(bookId: $b, listId: $l) }"
 RATE = "mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars } }"
+LIKE = "mutation($b: ID!) { likeBook(bookId: $b) { id } }"
+DISLIKE = "mutation($b: ID!) { dislikeBook(bookId: $b) { id } }"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class Taste:
     open_liked: float = 0.6
     open_other: float = 0.05
     rate_opened: float = 0.5
+    like_rated_liked: float = 0.3  # a rated book of their taste is also liked
+    dislike_rated_other: float = 0.3  # a rated book of another taste is also disliked
 
 
 @dataclass
@@ -65,3 +70,8 @@ async def visit(api: Api, reader: Reader, rng: random.Random, first: int, seen: 
             rated = await api.gql(RATE, {"b": str(book), "s": stars}, reader.token)
             seen.failed += bool(rated.get("errors"))
             seen.rated += not rated.get("errors")
+            chance = reader.taste.like_rated_liked if liked else reader.taste.dislike_rated_other
+            if rng.random() < chance:
+                mutation = LIKE if liked else DISLIKE
+                felt = await api.gql(mutation, {"b": str(book)}, reader.token)
+                seen.failed += bool(felt.get("errors"))
