@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{seen.rated} rated in {elapsed:.0f}s over HTTP ({args.workers} workers, "
             f"{args.concurrency} readers at once); request errors: {seen.failed}"
         )
+        for error in seen.errors:
+            print(f"  error: {error}")
         health = httpx.get(f"{server.url}/healthz", timeout=10).json()
         chart = workdir / "online.png"
         server.stop()  # a clean stop: every worker writes its buffered lists

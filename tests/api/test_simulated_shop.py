@@ -95,7 +95,7 @@ async def test_an_experiment_finds_the_better_model_and_promoting_it_reaches_eve
         for round_ in range(3):  # a reader's visits alternate between the two apps
             for reader in readers:
                 await visit(apis[(reader.user_id + round_) % 2], reader, rng, 4, seen)
-        assert seen.failed == 0 and seen.lists == 120 and seen.opened > 0
+        assert seen.failed == 0 and seen.lists == 120 and seen.opened > 0, seen.errors
         for s in services:
             s.recommendations.recorder.flush()
 

@@ -7,7 +7,7 @@ over an in-process ASGI client or a real HTTP server alike (an `Api`)."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tests.support.api import Api
 
@@ -44,13 +44,19 @@ class Visits:
     opened: int = 0
     rated: int = 0
     failed: int = 0
+    errors: list[str] = field(default_factory=list)  # the first few, with their codes
+
+    def failure(self, what: str, body: dict[str, object]) -> None:
+        self.failed += 1
+        if len(self.errors) < 10:
+            self.errors.append(f"{what}: {body.get('errors')}")
 
 
 async def visit(api: Api, reader: Reader, rng: random.Random, first: int, seen: Visits) -> None:
     """One visit: ask for a list, open some of it, rate some of what was opened."""
     body = await api.gql(LIST, {"n": first}, reader.token)
     if body.get("errors"):
-        seen.failed += 1
+        seen.failure("recommendations", body)
         return
     items = body["data"]["recommendations"]
     seen.lists += 1
@@ -62,16 +68,19 @@ async def visit(api: Api, reader: Reader, rng: random.Random, first: int, seen: 
             continue
         opened = await api.gql(OPEN, {"b": str(book), "l": item["listId"]}, reader.token)
         if opened.get("errors"):
-            seen.failed += 1
+            seen.failure("openBook", opened)
             continue
         seen.opened += 1
         if rng.random() < reader.taste.rate_opened:
             stars = 4.5 if liked else 1.5
             rated = await api.gql(RATE, {"b": str(book), "s": stars}, reader.token)
-            seen.failed += bool(rated.get("errors"))
-            seen.rated += not rated.get("errors")
+            if rated.get("errors"):
+                seen.failure("rateBook", rated)
+                continue
+            seen.rated += 1
             chance = reader.taste.like_rated_liked if liked else reader.taste.dislike_rated_other
             if rng.random() < chance:
                 mutation = LIKE if liked else DISLIKE
                 felt = await api.gql(mutation, {"b": str(book)}, reader.token)
-                seen.failed += bool(felt.get("errors"))
+                if felt.get("errors"):
+                    seen.failure("likeBook" if liked else "dislikeBook", felt)
