@@ -129,10 +129,11 @@ def write_chart(metrics: OnlineMetricsResult, path: Path, bucket_minutes: int) -
             width = timedelta(minutes=bucket_minutes)
             starts = [p.start for p in metrics.series]
             ax.set_xlim(min(starts) - width / 2, max(starts) + width * 1.5)  # type: ignore[arg-type]
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+            locator = mdates.AutoDateLocator()
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         else:
             ax.text(0.5, 0.5, "no lists served", ha="center", transform=ax.transAxes)
-        fig.autofmt_xdate()
         fig.tight_layout()
         fig.savefig(path)
     finally:

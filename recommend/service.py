@@ -53,6 +53,9 @@ class _NotYetVisible(Exception):
 
 # How many times a continuation waits for a list that another server may still be writing.
 VISIBILITY_WAITS = 3
+# How late, beyond two flush intervals, another server's writer may be on a busy machine
+# (its thread shares the cores with the requests, and SQLite serialises writers).
+LATE_WRITE_SECONDS = 5.0
 
 
 class RecommendationService:
@@ -138,7 +141,7 @@ class RecommendationService:
         """Whether an unknown list id was made so recently that another server process may
         not have written it yet (it is worth waiting `recorder.flush_seconds`)."""
         age = list_id_age(list_id)
-        return age is not None and -1 < age < 2 * self.recorder.flush_seconds + 1
+        return age is not None and -1 < age < 2 * self.recorder.flush_seconds + LATE_WRITE_SECONDS
 
     async def similar(
         self,

@@ -26,7 +26,9 @@ from schema.errors import BadUserInput, Forbidden, NotFoundError, Unauthenticate
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_BUCKETS = 2_000  # points per variant in one series
 MAX_BUCKET_MINUTES = 7 * 24 * 60
-VISIBILITY_WAITS = 3  # how many times openBook waits for a list another server is writing
+# openBook waits (flush interval by flush interval) for a list another server process made
+# moments ago and has not written yet, while its id is young enough (may_still_appear).
+VISIBILITY_WAITS = 20
 
 
 @strawberry.type(description="Online figures of a group of served lists.")
