@@ -225,7 +225,12 @@ def _report(settings: Settings, args: argparse.Namespace) -> None:
     finally:
         engine.dispose()
     if args.chart:
-        write_chart(metrics, Path(args.chart), args.bucket_minutes)
+        try:
+            write_chart(metrics, Path(args.chart), args.bucket_minutes)
+        except ImportError as exc:
+            raise SystemExit(
+                f"bookrec: --chart needs matplotlib (pip install 'bookrec[report]'): {exc}"
+            ) from None
         print(f"chart: {args.chart}")
 
 
