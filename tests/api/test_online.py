@@ -171,3 +171,32 @@ async def test_bad_metric_windows_are_refused(
     boss = await staff_token(rec_api, engine)
     error = await rec_api.error(METRICS, variables, boss)
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+
+
+async def test_an_open_reported_to_another_server_waits_for_the_list(
+    engine: sa.Engine, database_url: str, model_dir: Any
+) -> None:
+    """Two server processes (apps) on one database: the list is still in the first one's
+    buffer when the second one hears of the open; it waits for the write, then records."""
+    from tests.support.api import api_for
+    from tests.support.tiny_catalog import populate
+
+    populate(engine)
+    async with (
+        api_for(engine, database_url, model_dir=model_dir, list_flush_seconds=1.0) as one,
+        api_for(engine, database_url, model_dir=model_dir, list_flush_seconds=0.3) as two,
+    ):
+        first = one.client._transport.app  # type: ignore[attr-defined]
+        await asyncio.to_thread(first.state.services.live_model.refresh)
+        recorder = first.state.services.recommendations.recorder
+        recorder.start()  # the background writer, as in a served app
+        try:
+            alice = await login_as(one, engine, 3)
+            items = await served(one, alice)
+            # Most likely still in one's buffer (written within a second): two must wait.
+            opened = await two.ok(
+                OPEN, {"b": items[0]["book"]["id"], "l": items[0]["listId"]}, alice
+            )
+            assert opened["openBook"] is True
+        finally:
+            recorder.stop()
