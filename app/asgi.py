@@ -247,8 +247,17 @@ def build_services(settings: Settings, engine: Engine) -> Services:
         popularity=popularity,
         live_model=live_model,
         recommendations=RecommendationService(
-            engine, popularity, live_model, ListRecorder(engine, settings.list_flush_seconds)
+            engine,
+            popularity,
+            live_model,
+            ListRecorder(
+                engine,
+                settings.list_flush_seconds,
+                max_pending=settings.list_buffer_positions,
+                enabled=settings.record_lists,
+            ),
         ),
+        attribution_days=settings.attribution_days,
         passwords=Passwords(),
         tokens=Tokens(secret=settings.signing_key(), ttl_seconds=settings.token_ttl_seconds),
         throttle=LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds),
@@ -307,6 +316,12 @@ def create_app(
         body["pid"] = os.getpid()  # which worker answered (several follow one models dir)
         if services.live_model is not None:
             body["model"] = services.live_model.status()
+        recorder = services.recommendations.recorder
+        body["lists"] = {
+            "pending": recorder.depth,
+            "written": recorder.written,
+            "dropped": recorder.dropped,
+        }
         return Response(
             json.dumps(body),
             status_code=200 if database == "ok" else 503,
@@ -326,11 +341,13 @@ def create_app(
         poller = None
         if live is not None:
             await anyio.to_thread.run_sync(live.refresh)
+            await follow_experiment(services)
 
             async def follow_current_model() -> None:
                 while True:
                     await asyncio.sleep(settings.model_poll_seconds)
                     await anyio.to_thread.run_sync(live.refresh)
+                    await follow_experiment(services)
 
             # A plain task (not a task group): the lifespan may be entered and left from
             # different tasks, as test harnesses do.
@@ -365,6 +382,15 @@ def create_app(
     if settings.cors_origins:
         add_cors(app, settings)
     return app
+
+
+async def follow_experiment(services: Services) -> None:
+    """The running experiment, read from the database on each poll beside CURRENT. A
+    failure (the database away) keeps the groups as they were and is logged."""
+    try:
+        await anyio.to_thread.run_sync(services.recommendations.follow_experiment)
+    except Exception:
+        log.exception("could not read the running experiment; keeping the last one seen")
 
 
 def add_cors(app: Starlette, settings: Settings) -> None:

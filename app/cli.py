@@ -117,13 +117,142 @@ def _model(settings: Settings, args: argparse.Namespace) -> None:
     from inference import Recommender
 
     store = ModelStore(settings.model_dir)
-    if args.model_command == "rollback":
+    if args.model_command == "experiment":
+        _experiment(settings, store, args)
+    elif args.model_command == "rollback":
         version = store.rollback(check=Recommender.load)
         print(f"current model is now {version}")
     else:
         current = store.current()
         for version in store.versions():
             print(("* " if version == current else "  ") + version)
+
+
+def _experiment(settings: Settings, store: Any, args: argparse.Namespace) -> None:
+    """Experiments live in the database (every server and host reads the same one); model
+    versions are checked through the model store, as publishing does."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session
+
+    from app.online_report import experiment_text
+    from db import experiments
+    from db.engine import make_engine
+    from db.errors import DataError
+    from inference import Recommender
+    from recommend import experiment_report
+    from recommend.experiments import new_salt
+
+    engine = make_engine(settings.database_url)
+    action = args.experiment_command
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            if action == "start":
+                version, current = args.version, store.current()
+                if version not in store.versions():
+                    raise SystemExit(f"bookrec: no model version {version} in the store")
+                if version == current:
+                    raise SystemExit(f"bookrec: {version} is the current version already")
+                if not 0 < args.share < 1:
+                    raise SystemExit("bookrec: --share must be between 0 and 1 (exclusive)")
+                Recommender.load(store.path(version))  # refuse a version that cannot serve
+                row = experiments.start_experiment(
+                    session, version, current, args.share, new_salt()
+                )
+                session.commit()
+                print(
+                    f"experiment {row.id} started: {version} to {args.share:.0%} of readers, "
+                    f"control {current or '(none)'}; servers follow within "
+                    f"{settings.model_poll_seconds:g} s"
+                )
+            elif action in ("stop", "promote"):
+                running = experiments.running_experiment(session)
+                if running is None:
+                    raise SystemExit("bookrec: no experiment is running")
+                if action == "promote":  # the store's publish path, with its check
+                    store.publish(running.version, check=Recommender.load)
+                row = experiments.end_experiment(
+                    session, "promoted" if action == "promote" else "stopped"
+                )
+                session.commit()
+                what = f"; {row.version} is now current" if action == "promote" else ""
+                print(f"experiment {row.id} {row.outcome}{what}")
+            else:
+                latest = experiments.latest_experiment(session)
+                if latest is None:
+                    print("no experiment has been run")
+                    return
+                report = experiment_report(
+                    session, latest, datetime.now(UTC), timedelta(days=settings.attribution_days)
+                )
+                print(experiment_text(report))
+    except DataError as exc:
+        raise SystemExit(f"bookrec: {exc}") from None
+    finally:
+        engine.dispose()
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session
+
+    from app.online_report import experiment_text, metrics_text, parse_time, write_chart
+    from db import experiments
+    from db.engine import make_engine
+    from recommend import experiment_report, online_metrics
+
+    now = datetime.now(UTC)
+    try:
+        until = parse_time(args.until, now) if args.until else now
+        since = parse_time(args.since, now) if args.since else until - timedelta(days=7)
+    except ValueError as exc:
+        raise SystemExit(f"bookrec: {exc}") from None
+    if since >= until:
+        raise SystemExit("bookrec: --since must be before --until")
+    if args.bucket_minutes < 1:
+        raise SystemExit("bookrec: --bucket-minutes must be at least 1")
+    attribution = timedelta(days=settings.attribution_days)
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            metrics = online_metrics(session, since, until, attribution, args.bucket_minutes * 60)
+            print(metrics_text(metrics))
+            latest = experiments.latest_experiment(session)
+            if latest is not None:
+                print()
+                print(experiment_text(experiment_report(session, latest, now, attribution)))
+    finally:
+        engine.dispose()
+    if args.chart:
+        try:
+            write_chart(metrics, Path(args.chart), args.bucket_minutes)
+        except ImportError as exc:
+            raise SystemExit(
+                f"bookrec: --chart needs matplotlib (pip install 'bookrec[report]'): {exc}"
+            ) from None
+        print(f"chart: {args.chart}")
+
+
+def _prune(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from db.engine import make_engine
+    from db.lists import prune_lists
+
+    days = settings.impression_retention_days if args.older_than is None else args.older_than
+    if days < 0 or args.batch < 1:
+        raise SystemExit("bookrec: --older-than must not be negative, --batch at least 1")
+    before = datetime.now(UTC) - timedelta(days=days)
+    engine = make_engine(settings.database_url)
+    try:
+        pruned = prune_lists(engine, before, batch=args.batch)
+    finally:
+        engine.dispose()
+    print(
+        f"pruned lists served before {before:%Y-%m-%d %H:%M} UTC: {pruned.lists} lists, "
+        f"{pruned.items} positions, {pruned.opens} opens"
+    )
 
 
 def _user(settings: Settings, args: argparse.Namespace) -> None:
@@ -248,6 +377,31 @@ def build_parser() -> argparse.ArgumentParser:
     model_sub = model.add_subparsers(dest="model_command", required=True)
     model_sub.add_parser("list", help="list versions; * marks the current one")
     model_sub.add_parser("rollback", help="make the previous version current again")
+    experiment = model_sub.add_parser("experiment", help="A/B experiments between versions")
+    exp_sub = experiment.add_subparsers(dest="experiment_command", required=True)
+    start = exp_sub.add_parser("start", help="serve VERSION to a hashed share of readers")
+    start.add_argument("version", metavar="VERSION")
+    start.add_argument("--share", type=float, default=0.2, help="of readers (default 0.2)")
+    exp_sub.add_parser("stop", help="end the experiment; everyone gets the current version")
+    exp_sub.add_parser("promote", help="make the variant current (checked) and end it")
+    exp_sub.add_parser("status", help="the latest experiment and its groups' comparison")
+
+    report = sub.add_parser("report", help="reports on the running service")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    online = report_sub.add_parser("online", help="online metrics of the served lists")
+    online.add_argument("--since", help="ISO time or a span back: 30m, 24h, 7d (default 7d)")
+    online.add_argument("--until", help="ISO time or a span back (default now)")
+    online.add_argument("--bucket-minutes", type=int, default=60, help="for the chart")
+    online.add_argument("--chart", metavar="PATH.png", help="write the open rate over time")
+
+    prune = sub.add_parser("prune", help="delete old served lists, their items and opens")
+    prune.add_argument(
+        "--older-than",
+        type=float,
+        metavar="DAYS",
+        help="default: BOOKREC_IMPRESSION_RETENTION_DAYS (180)",
+    )
+    prune.add_argument("--batch", type=int, default=2_000, help="lists per transaction")
 
     user = sub.add_parser("user", help="manage accounts")
     user_sub = user.add_subparsers(dest="user_command", required=True)
@@ -280,6 +434,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "evaluate": lambda: _evaluate(settings, args),
         "model": lambda: _model(settings, args),
         "user": lambda: _user(settings, args),
+        "report": lambda: _report(settings, args),
+        "prune": lambda: _prune(settings, args),
         "demo": lambda: _demo(settings, args),
     }
     try:

@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     onnx_threads: int = Field(default=1, ge=0)  # per scoring call; requests run in parallel
     popularity_ttl_seconds: float = Field(default=30.0, gt=0)
     list_flush_seconds: float = Field(default=0.5, gt=0)  # served lists are written this often
+    # Served lists (impressions) are recorded; false only to measure what recording costs
+    # (lists then cannot be continued with `after`, nor opens reported with `openBook`).
+    record_lists: bool = True
+    # At most this many positions wait in a process's write buffer; past it lists are
+    # dropped (and counted) rather than memory growing while the database is away.
+    list_buffer_positions: int = Field(default=200_000, ge=100)
+    # `bookrec prune` deletes lists (and their items and opens) older than this.
+    impression_retention_days: float = Field(default=180.0, gt=0)
+    # A rating, like or dislike within this long after a list showed the book to the
+    # reader is attributed to that list (the latest one that showed it).
+    attribution_days: float = Field(default=7.0, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: float = Field(default=60.0, gt=0)
     # How many times a mutation rolled back by a deadlock or a serialisation failure is

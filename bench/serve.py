@@ -3,6 +3,7 @@
     .venv/bin/python bench/serve.py [--quick] [--client wrk|httpx] [--workers N]
                                     [--concurrency 1,8,32] [--seconds 20] [--requests 3000]
                                     [--rounds 3] [--scenarios ...] [--model-dir DIR]
+    .venv/bin/python bench/serve.py --recording [--rounds 3] [--concurrency 8] [--seconds 10]
 
 1. a fresh temporary directory: ``bookrec init-db`` + ``bookrec import demo`` (SQLite); the
    default model is trained once with ``bookrec train`` and cached in ~/.cache/bookrec/bench
@@ -42,6 +43,10 @@
    turns over --rounds rounds (default 3) and the round with the median throughput is
    reported, so that a noisy minute cannot decide a ratio by hitting one side only.
 
+``--recording`` measures only rec-history, on two servers over the same database: one
+recording every list served (the default), one with BOOKREC_RECORD_LISTS=false; their cells
+take turns over --rounds rounds and the ratio of the median req/s is printed.
+
 A request error in any cell or warm-up fails the run (exit status 1), as does a missed
 target (not judged with --quick). Servers are stopped at the end (SIGTERM, then SIGKILL of
 their process group); the temporary directory is removed unless --keep.
@@ -62,7 +67,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _bookmanager import start_bookmanager
-from _cells import Client, measure
+from _cells import Client, measure, measure_cell, warm_up
 from _demo import new_workdir, prepare_database, prepare_model, read_catalog, start_bookrec
 from _machine import load_line, machine_info
 from _scenarios import (
@@ -205,6 +210,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=None,
         help=f"rounds of the {', '.join(ROTATED)} cells, taking turns (median reported)",
     )
+    parser.add_argument(
+        "--recording",
+        action="store_true",
+        help="only compare rec-history with impression recording on and off "
+        "(BOOKREC_RECORD_LISTS=false), two servers taking turns over --rounds",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = parser.parse_args(argv)
@@ -242,6 +253,83 @@ def run_product(
     return rows, warm_errors
 
 
+def run_recording(
+    args: argparse.Namespace,
+    client: Client,
+    fx: Fixture,
+    secret: str,
+    database_url: str,
+    model_dir: Path,
+    workdir: Path,
+    servers: list[Server],
+) -> int:
+    """rec-history with recording on and off, cells taking turns; the ratio off/on."""
+    on = start_bookrec(database_url, model_dir, secret, workdir, args.workers, "recording-on")
+    servers.append(on)
+    off = start_bookrec(
+        database_url,
+        model_dir,
+        secret,
+        workdir,
+        args.workers,
+        "recording-off",
+        BOOKREC_RECORD_LISTS="false",
+    )
+    servers.append(off)
+    make = product_request(fx, "rec-history")
+    warm = sum(warm_up(s, make, "rec-history", max(args.levels), 8) for s in (on, off))
+    runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    pair = [("recording on", on), ("recording off", off)]
+    for round_ in range(args.rounds):
+        for level in args.levels:
+            for label, server in pair if round_ % 2 == 0 else pair[::-1]:  # alternate who leads
+                row = measure_cell(client, server, make, label, level)
+                runs.setdefault((label, level), []).append(row)
+    import httpx
+
+    lists = httpx.get(f"{on.url}/healthz", timeout=10).json()["lists"]
+    on.stop()
+    off.stop()
+    rows = []
+    for (label, level), cells in runs.items():
+        median = sorted(cells, key=lambda r: r["rps"])[len(cells) // 2]
+        # Requests per second of server CPU: on a machine shared with other work the
+        # server's share of the cores varies from cell to cell; its cost per request less.
+        per_cpu = [c["rps"] / (c["srv_cpu"] / 100) for c in cells if c["srv_cpu"] > 0]
+        efficiency = sorted(per_cpu)[len(per_cpu) // 2] if per_cpu else float("nan")
+        errors = sum(c["errors"] for c in cells)
+        rows.append((label, level, median["rps"], median["p50"], efficiency, errors))
+    ratio_rows = []
+    for level in args.levels:
+        rps = {r[0]: r[2] for r in rows if r[1] == level}
+        eff = {r[0]: r[4] for r in rows if r[1] == level}
+        ratio_rows.append(
+            (
+                level,
+                rps["recording on"] / rps["recording off"],
+                eff["recording on"] / eff["recording off"],
+            )
+        )
+    print()
+    print(
+        text_table(
+            ["cell", "c", "req/s", "p50 ms", "req/cpu-s", "errors"],
+            rows,
+            formats=[None, None, ".1f", ".2f", ".1f", None],
+        )
+    )
+    print(
+        text_table(
+            ["c", "req/s on/off", "req/cpu-s on/off"], ratio_rows, formats=[None, ".3f", ".3f"]
+        )
+    )
+    print(f"recording server's buffer at the end: {lists} (median of {args.rounds} rounds each)")
+    print(load_line(after_run=True))
+    errors = warm + sum(r[5] for r in rows)
+    print(f"request errors: {errors}")
+    return 1 if errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     exit_on_sigterm()
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -270,6 +358,10 @@ def main(argv: list[str] | None = None) -> int:
         secret = secrets.token_urlsafe(48)
         fx = Fixture(secret, book_ids, reader_ids, category_ids, args.seed)
 
+        if args.recording:
+            return run_recording(
+                args, client, fx, secret, database_url, model_dir, workdir, servers
+            )
         rows: list[dict[str, Any]] = []
         warm_errors = 0
         if any(s in PRODUCT_SCENARIOS for s in args.scenarios):

@@ -217,3 +217,61 @@ class RecListItem(SQLModel, table=True):
     source: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
     score: float = Field(sa_column=sa.Column(sa.Float, nullable=False))
     served_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class RecListOpen(SQLModel, table=True):
+    """A reader opened a book from a served list (`openBook`). One row per list and book:
+    reporting the same open again changes nothing."""
+
+    __tablename__ = "rec_list_open"
+
+    list_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(32), sa.ForeignKey("rec_list.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    book_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("book.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    position: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    user_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE")),
+    )
+    opened_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+
+
+EXPERIMENT_OUTCOMES = ("stopped", "promoted")
+
+
+class Experiment(SQLModel, table=True):
+    """An A/B experiment: `version` served to a hashed share of readers, beside the current
+    version. In the database (not the models directory) so that every server process and
+    host sees the same one. `running` is 1 while it runs and NULL after: UNIQUE lets at most
+    one experiment run at a time (NULLs never collide), on both backends."""
+
+    __tablename__ = "experiment"
+    __table_args__ = (
+        sa.CheckConstraint("share > 0 AND share < 1", name="share_range"),
+        sa.CheckConstraint("running = 1", name="running_flag"),
+        sa.CheckConstraint(
+            f"outcome IS NULL OR outcome IN {EXPERIMENT_OUTCOMES}", name="outcome_known"
+        ),
+        sa.CheckConstraint(
+            "(running IS NULL) = (stopped_at IS NOT NULL)", name="running_until_stopped"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    control_version: str | None = Field(default=None, sa_column=sa.Column(sa.String(32)))
+    share: float = Field(sa_column=sa.Column(sa.Float, nullable=False))
+    salt: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    running: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, unique=True))
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    stopped_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True))
+    )
+    outcome: str | None = Field(default=None, sa_column=sa.Column(sa.String(16)))

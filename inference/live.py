@@ -34,6 +34,10 @@ class LiveModel:
         self.last_refusal: Refusal | None = None
         self._seen: tuple[str, int] | None = None  # pointer state last acted on
         self._lock = threading.Lock()
+        # An experiment's variant version, served beside the current one to its readers.
+        self.variant: Recommender | None = None
+        self._variant_tried: str | None = None  # the version last loaded (or refused)
+        self.variant_refusal: Refusal | None = None
 
     def refresh(self) -> bool:
         """Blocking: load the CURRENT version if it changed. True if a new model is live."""
@@ -65,6 +69,33 @@ class LiveModel:
             log.info("serving model %s (was %s)", model.version, previous or "none")
             return True
 
+    def follow_variant(self, version: str | None) -> bool:
+        """Blocking: serve `version` as the experiment's variant (None: no experiment).
+        Loaded and verified like CURRENT, off the request path, through the store; a version
+        that fails its checks is refused once (logged, in `status()`) and not tried again
+        until the experiment names another. True if a new variant model is live."""
+        with self._lock:
+            if version is None:
+                if self.variant is not None:
+                    log.info("experiment over: no longer serving variant %s", self.variant.version)
+                self.variant, self._variant_tried, self.variant_refusal = None, None, None
+                return False
+            if version == self._variant_tried:
+                return False
+            self._variant_tried = version
+            try:
+                model = Recommender.load(self.store.path(version), threads=self.threads)
+            except Exception as exc:  # never takes the server down: variant readers get control
+                self.variant = None
+                self.variant_refusal = Refusal(version, f"{type(exc).__name__}: {exc}", time.time())
+                log.error(
+                    "refused experiment variant %s: %s (its readers get control)", version, exc
+                )
+                return False
+            self.variant, self.variant_refusal = model, None
+            log.info("serving experiment variant %s", version)
+            return True
+
     def status(self) -> dict[str, Any]:
         model = self.current
         refusal = self.last_refusal
@@ -73,4 +104,8 @@ class LiveModel:
             "refused": None
             if refusal is None
             else {"version": refusal.version, "reason": refusal.reason, "at": refusal.at},
+            "variant": self.variant.version if self.variant else None,
+            "variant_refused": None
+            if self.variant_refusal is None
+            else {"version": self.variant_refusal.version, "reason": self.variant_refusal.reason},
         }

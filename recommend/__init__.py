@@ -2,10 +2,22 @@
 the chain that answers (`chain`), and the service that runs it next to the database
 (`RecommendationService`). No GraphQL here: `schema/` maps arguments in and results out."""
 
+from recommend.online import (
+    ExperimentReport,
+    OnlineGroup,
+    OnlinePoint,
+    experiment_report,
+    online_metrics,
+)
+from recommend.online import OnlineMetrics as OnlineMetricsResult
 from recommend.service import RecommendationService, Recommended, Served
 from recommend.types import Pick, ReaderState, Request, Source
 
 __all__ = [
+    "ExperimentReport",
+    "OnlineGroup",
+    "OnlineMetricsResult",
+    "OnlinePoint",
     "Pick",
     "ReaderState",
     "RecommendationService",
@@ -13,4 +25,6 @@ __all__ = [
     "Request",
     "Served",
     "Source",
+    "experiment_report",
+    "online_metrics",
 ]

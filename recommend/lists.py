@@ -81,9 +81,16 @@ class _Pending:
 
 class ListRecorder:
     def __init__(
-        self, engine: Engine, flush_seconds: float = 0.5, max_pending: int = 200_000
+        self,
+        engine: Engine,
+        flush_seconds: float = 0.5,
+        max_pending: int = 200_000,
+        enabled: bool = True,
     ) -> None:
         self._engine = engine
+        # Off (BOOKREC_RECORD_LISTS=false): nothing is recorded, so lists cannot be
+        # continued nor their opens reported; for measuring what recording costs.
+        self.enabled = enabled
         self.flush_seconds = flush_seconds
         self._max_pending = max_pending
         self._pending: dict[str, _Pending] = {}
@@ -99,6 +106,8 @@ class ListRecorder:
     # ------------------------------------------------------------------ request path
     def record(self, served: ServedList, picks: list[Pick], first_position: int) -> None:
         """Buffer one page of a list (never blocks on the database)."""
+        if not self.enabled:
+            return
         now = datetime.now(UTC)
         items = [
             {

@@ -10,10 +10,11 @@ import asyncio
 import dataclasses
 from dataclasses import dataclass
 
+import anyio.to_thread
 from sqlalchemy.engine import Engine
 
 import recommend.chain as chain
-from db import catalog, readers
+from db import catalog, experiments, readers
 from db import lists as db_lists
 from db.catalog import BookRow, CategoryRow
 from db.errors import InvalidInput, NotFound
@@ -22,6 +23,7 @@ from db.popularity import PopularityCache
 from db.session import read_fast
 from inference import Recommender
 from inference.live import LiveModel
+from recommend.experiments import CONTROL, Assignment
 from recommend.lists import ListRecorder, ServedList, list_id_age, new_list_id
 from recommend.types import Pick, ReaderState, Request
 
@@ -51,6 +53,9 @@ class _NotYetVisible(Exception):
 
 # How many times a continuation waits for a list that another server may still be writing.
 VISIBILITY_WAITS = 3
+# How late, beyond two flush intervals, another server's writer may be on a busy machine
+# (its thread shares the cores with the requests, and SQLite serialises writers).
+LATE_WRITE_SECONDS = 5.0
 
 
 class RecommendationService:
@@ -65,11 +70,38 @@ class RecommendationService:
         self._popularity = popularity
         self._live_model = live_model
         self.recorder = recorder or ListRecorder(engine)
+        self.experiment: Assignment | None = None  # the running experiment, as last polled
 
     def model(self) -> Recommender | None:
         """The model serving now. A request takes it once, so that one response never mixes
         two versions even if a new one goes live meanwhile."""
         return self._live_model.current if self._live_model is not None else None
+
+    def model_for(self, user_id: int | None) -> tuple[Recommender | None, str]:
+        """The model serving this reader and their group: an experiment's variant readers
+        get its version once this process has it loaded; everyone else (anonymous readers
+        included) gets the current model, as control."""
+        current = self.model()
+        experiment, live = self.experiment, self._live_model
+        if experiment is None or live is None or experiment.group(user_id) == CONTROL:
+            return current, CONTROL
+        variant = live.variant
+        if variant is None or variant.version != experiment.version:
+            return current, CONTROL  # not loaded (yet, or refused): what they get is control
+        return variant, experiment.group(user_id)
+
+    def follow_experiment(self) -> None:
+        """Blocking: read the running experiment and load its version (each poll, beside
+        CURRENT), so that every server process serves the same groups."""
+        row = experiments.running_experiment_now(self._engine)
+        assignment = (
+            None
+            if row is None or row.id is None
+            else Assignment(row.id, row.version, float(row.share), row.salt)
+        )
+        if self._live_model is not None:
+            self._live_model.follow_variant(assignment.version if assignment else None)
+        self.experiment = assignment
 
     async def for_reader(
         self,
@@ -78,6 +110,7 @@ class RecommendationService:
         model: Recommender | None,
         with_categories: bool = False,
         token_epoch: int | None = None,
+        variant: str = CONTROL,
     ) -> Served | None:
         """The chain's picks for a reader, best first; None if the reader does not exist,
         or if `token_epoch` is given and is not the account's now (checked in the same
@@ -95,10 +128,24 @@ class RecommendationService:
                     model,
                     with_categories,
                     token_epoch,
+                    variant,
                 )
             except _NotYetVisible:
                 await asyncio.sleep(self.recorder.flush_seconds)
         raise NotFound(f"No list with id {request.after} (or not yours).")
+
+    async def write_if_buffered(self, list_id: str) -> None:
+        """Before an open of `list_id` is checked: if this process still holds the list in
+        its write buffer, the buffer is written now (the open refers to the stored list)."""
+        header, pending = self.recorder.pending(list_id)
+        if header is not None or pending:
+            await anyio.to_thread.run_sync(self.recorder.flush)
+
+    def may_still_appear(self, list_id: str) -> bool:
+        """Whether an unknown list id was made so recently that another server process may
+        not have written it yet (it is worth waiting `recorder.flush_seconds`)."""
+        age = list_id_age(list_id)
+        return age is not None and -1 < age < 2 * self.recorder.flush_seconds + LATE_WRITE_SECONDS
 
     async def similar(
         self,
@@ -108,6 +155,7 @@ class RecommendationService:
         user_id: int | None = None,
         with_categories: bool = False,
         token_epoch: int | None = None,
+        variant: str = CONTROL,
     ) -> Served | None:
         """Books most like `book_id`; NotFound if there is no such book. With `user_id` and
         `token_epoch`: None if that account does not exist or is at another epoch now (read
@@ -121,6 +169,7 @@ class RecommendationService:
             user_id,
             with_categories,
             token_epoch,
+            variant,
         )
 
     def _for_reader(
@@ -131,11 +180,12 @@ class RecommendationService:
         model: Recommender | None,
         with_categories: bool,
         token_epoch: int | None,
+        variant: str,
     ) -> Served | None:
         state = readers.reader_state(db, user_id, token_epoch)
         if state is None:
             return None
-        served, request = self._list_to_serve(db, user_id, request, model)
+        served, request = self._list_to_serve(db, user_id, request, model, variant)
         request = dataclasses.replace(request, hidden=catalog.hidden_book_ids(db))
         _check_category(db, request)
         reader = ReaderState(user_id, *state)
@@ -145,7 +195,12 @@ class RecommendationService:
         return Served(served.id, found)
 
     def _list_to_serve(
-        self, db: FastReads, user_id: int, request: Request, model: Recommender | None
+        self,
+        db: FastReads,
+        user_id: int,
+        request: Request,
+        model: Recommender | None,
+        variant: str,
     ) -> tuple[ServedList, Request]:
         """A new list for this request, or the list it continues with what it has shown
         (which the request then excludes) and what it was asked for."""
@@ -158,14 +213,14 @@ class RecommendationService:
                 category_id=request.category_id,
                 diversity=request.diversity,
                 model_version=version,
+                variant=variant,
             )
             return served, request
         list_id = request.after
         header, pending = self.recorder.pending(list_id)
         header = header or db_lists.list_header(db, list_id)
         if header is None:
-            age = list_id_age(list_id)
-            if age is not None and -1 < age < 2 * self.recorder.flush_seconds + 1:
+            if self.may_still_appear(list_id):
                 raise _NotYetVisible
             raise NotFound(f"No list with id {list_id} (or not yours).")
         if header["user_id"] != user_id or header["kind"] != "recommendations":
@@ -184,6 +239,7 @@ class RecommendationService:
             category_id=header["category_id"],
             diversity=header["diversity"],
             model_version=version,
+            variant=variant,
             shown=shown,
         )
         request = dataclasses.replace(
@@ -203,6 +259,7 @@ class RecommendationService:
         user_id: int | None,
         with_categories: bool,
         token_epoch: int | None,
+        variant: str,
     ) -> Served | None:
         if (
             user_id is not None
@@ -224,6 +281,7 @@ class RecommendationService:
             anchor_book_id=book_id,
             category_id=request.category_id,
             model_version=model.version if model is not None else None,
+            variant=variant,
         )
         self.recorder.record(served, [r.pick for r in found], 0)
         return Served(served.id, found)

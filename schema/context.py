@@ -36,6 +36,7 @@ class Services:
     popularity: PopularityCache
     recommendations: RecommendationService
     live_model: LiveModel | None = None
+    attribution_days: float = 7.0  # outcomes after a showing count this long (online metrics)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Context:
     # Run by UnitOfWorkExtension once this mutation's transaction committed (never if it
     # rolled back): e.g. refresh this process's popularity snapshot after a catalog edit.
     after_commit: list[Callable[[], None]] = field(default_factory=list, init=False)
+    _served: tuple[Recommender | None, str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)
@@ -106,6 +108,15 @@ class Context:
             return await self.uow.write_apart(fn, *args)
         except DataError as exc:
             raise from_data_error(exc) from None
+
+    def served_model(self) -> tuple[Recommender | None, str]:
+        """The model serving this request's reader and their experiment group ("control"
+        or "variant"), taken once like `model()`. The group comes from the token's user id;
+        whether the account still honours the token is checked where the reader is read."""
+        if self._served is None:
+            claim = self.viewer_claim()
+            self._served = self.services.recommendations.model_for(claim.user_id if claim else None)
+        return self._served
 
     def viewer_claim(self) -> TokenClaim | None:
         """What the request's token says (signature and expiry checked, None when

@@ -16,6 +16,7 @@ from schema.auth import TokenClaim, check_password, check_username
 from schema.context import SESSION_ENDED, Context
 from schema.errors import BadUserInput, Unauthenticated, from_data_error, parse_id
 from schema.loaders import forget
+from schema.online import open_book
 from schema.staff import (
     BookInput,
     ModelVersion,
@@ -134,6 +135,16 @@ class Mutation:
     @strawberry.mutation(description="Forget my like or dislike of this book.")
     async def clear_feedback(self, info: Info[Context, None], book_id: strawberry.ID) -> Book:
         return await _feedback(info.context, book_id, None)
+
+    @strawberry.mutation(
+        description="Report that the reader opened a book from a served list (its listId). "
+        "Anonymous callers may report on lists served anonymously only; true if recorded, "
+        "false if this open was reported before."
+    )
+    async def open_book(
+        self, info: Info[Context, None], book_id: strawberry.ID, list_id: strawberry.ID
+    ) -> bool:
+        return await open_book(info, book_id, list_id)
 
     @strawberry.mutation
     async def set_favorite_categories(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from db import catalog, catalog_page
 from db.catalog import BookFilter
 from schema.context import SESSION_ENDED, Context
 from schema.errors import BadUserInput, Unauthenticated, parse_id
+from schema.online import Experiment, OnlineMetrics, resolve_experiment, resolve_online_metrics
 from schema.pagination import book_cursor, check_first, parse_book_cursor
 from schema.recommendations import (
     ModelInfo,
@@ -163,6 +165,23 @@ class Query:
     @strawberry.field(description="Staff: every model version, newest first.")
     async def model_versions(self, info: Info[Context, None]) -> list[ModelVersion]:
         return await resolve_model_versions(info)
+
+    @strawberry.field(
+        description="Staff: how the served lists did (lists served in [since, until), by "
+        "default the last 7 days), per model version, variant and chain step, and over time."
+    )
+    async def online_metrics(
+        self,
+        info: Info[Context, None],
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket_minutes: int = 60,
+    ) -> OnlineMetrics:
+        return await resolve_online_metrics(info, since, until, bucket_minutes)
+
+    @strawberry.field(description="Staff: the running A/B experiment; null when none runs.")
+    async def experiment(self, info: Info[Context, None]) -> Experiment | None:
+        return await resolve_experiment(info)
 
     @strawberry.field(description="The signed-in reader; null when anonymous.")
     async def me(self, info: Info[Context, None]) -> User | None:

@@ -137,14 +137,16 @@ async def resolve_recommendations(
     ctx = info.context
     request = recommendation_request(info, first, category_id, exclude_book_ids, diversity, after)
     claim = ctx.require_claim()
+    model, variant = ctx.served_model()
     try:
         # The token is checked against the account in the trip that reads the reader.
         found = await ctx.services.recommendations.for_reader(
             claim.user_id,
             request,
-            ctx.model(),
+            model,
             with_categories=asks_for(info, "categories"),
             token_epoch=claim.epoch,
+            variant=variant,
         )
     except DataError as exc:
         raise from_data_error(exc) from None
@@ -164,14 +166,16 @@ async def resolve_similar_books(
     request = recommendation_request(info, first, category_id, exclude_book_ids)
     book = parse_id(book_id, "book id")
     claim = ctx.viewer_claim()
+    model, variant = ctx.served_model()
     try:
         found = await ctx.services.recommendations.similar(
             book,
             request,
-            ctx.model(),
+            model,
             user_id=claim.user_id if claim else None,
             with_categories=asks_for(info, "categories"),
             token_epoch=claim.epoch if claim else None,
+            variant=variant,
         )
     except DataError as exc:
         raise from_data_error(exc) from None

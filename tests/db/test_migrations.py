@@ -21,6 +21,8 @@ TABLES = {
     "rating",
     "rec_list",
     "rec_list_item",
+    "rec_list_open",
+    "experiment",
     "user_category",
 }
 

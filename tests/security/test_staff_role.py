@@ -52,6 +52,8 @@ STAFF_OPERATIONS = [
     ),
     StaffOperation("addCategory", 'mutation { addCategory(name: "Poetry") { id } }'),
     StaffOperation("rollbackModel", "mutation { rollbackModel { version } }"),
+    StaffOperation("onlineMetrics", "{ onlineMetrics { groups { lists } series { lists } } }"),
+    StaffOperation("experiment", "{ experiment { id } }"),
 ]
 
 TABLES = (

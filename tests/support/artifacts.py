@@ -39,14 +39,25 @@ def build_artifact(
     version: str = "v0001",
     metrics: dict | None = None,
     fold_in: dict | None = None,
+    user_ids: np.ndarray | None = None,
+    book_ids: np.ndarray | None = None,
+    flat_bias: bool = False,
 ) -> dict:
-    """A dot-product model: scores = U V^T + c; stars = mu + b_u + b_i + U V^T. Returns params."""
+    """A dot-product model: scores = U V^T + c; stars = mu + b_u + b_i + U V^T. Returns params.
+    `user_ids`/`book_ids`: the ids it knows (default: 100.. and 2000, 2002, ..), which
+    give n_users/n_books; `flat_bias`: c = 0, so that only the random vectors rank (a
+    deliberately poor model of a real catalog)."""
+    if user_ids is not None:
+        n_users = len(user_ids)
+    if book_ids is not None:
+        n_books = len(book_ids)
     rng = np.random.default_rng(seed)
     U = rng.normal(0, 0.5, (n_users, dim)).astype(np.float32)
     V = rng.normal(0, 0.5, (n_books, dim)).astype(np.float32)
     bu = rng.normal(0, 0.1, n_users).astype(np.float32)
     bi = rng.normal(0, 0.1, n_books).astype(np.float32)
-    c = np.linspace(0.3, 0.0, n_books).astype(np.float32)
+    c = np.zeros(n_books, np.float32) if flat_bias else np.linspace(0.3, 0.0, n_books)
+    c = c.astype(np.float32)
     mu = np.float32(3.5)
     if nan_user is not None:
         U[nan_user] = np.nan
@@ -85,8 +96,12 @@ def build_artifact(
     )
     onnx.save(g1, out / "score_user.onnx")
     onnx.save(g2, out / "score_vector.onnx")
-    user_ids = np.arange(100, 100 + n_users, dtype=np.int64)
-    book_ids = np.arange(1000, 1000 + n_books, dtype=np.int64) * 2
+    if user_ids is None:
+        user_ids = np.arange(100, 100 + n_users, dtype=np.int64)
+    if book_ids is None:
+        book_ids = np.arange(1000, 1000 + n_books, dtype=np.int64) * 2
+    user_ids = np.asarray(user_ids, dtype=np.int64)
+    book_ids = np.asarray(book_ids, dtype=np.int64)
     arrays: dict[str, np.ndarray] = {
         "user_ids": user_ids,
         "book_ids": book_ids,
@@ -155,3 +170,21 @@ def publish(model_dir: Path, version: str) -> None:
 
 def current_version(model_dir: Path) -> str | None:
     return ModelStore(model_dir).current()
+
+
+def add_random_version(model_dir: Path, user_ids: np.ndarray, book_ids: np.ndarray) -> str:
+    """A deliberately poor model in the store: random vectors over these readers and books,
+    in the same artifact format, written as the next version (not made current)."""
+    store = ModelStore(model_dir)
+    with store.new_version() as (version, staging):
+        build_artifact(
+            staging,
+            dim=8,
+            seed=99,
+            version=version,
+            user_ids=user_ids,
+            book_ids=book_ids,
+            flat_bias=True,
+            metrics={"ndcg@10": 0.0, "rmse": 9.9},
+        )
+    return version
