@@ -20,7 +20,9 @@ TABLES = {
     "rating",
     "rec_list",
     "rec_list_item",
+    "training_run",
     "user_category",
+    "worker_lease",
 }
 
 
