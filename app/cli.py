@@ -52,19 +52,34 @@ def _import(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import shutil
+    import tempfile
+
     import uvicorn
 
     if settings.graphiql_enabled:
         print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
-    uvicorn.run(
-        "app.main:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-    )
+    metrics_dir = None
+    if settings.metrics_mode != "off":
+        # prometheus-client's multiprocess mode: every worker (spawned after this, so they
+        # inherit it) writes its metrics here; a fresh directory per server run, removed
+        # on the way out. Set before anything imports prometheus_client in this process.
+        metrics_dir = tempfile.mkdtemp(prefix="bookrec-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        print(f"metrics: http://{host}:{port}/metrics", flush=True)
+    try:
+        uvicorn.run(
+            "app.main:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            log_config=None,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _train(

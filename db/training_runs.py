@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from db.models import TRAINING_STATUSES, TrainingRun
 
@@ -112,13 +113,20 @@ def fail_abandoned_runs(engine: Engine, reason: str) -> int:
         )
 
 
+def _newest(limit: int) -> sa.Select:  # type: ignore[type-arg]
+    return sa.select(_RUNS).order_by(_RUNS.c.started_at.desc(), _RUNS.c.id.desc()).limit(limit)
+
+
 def recent_runs(engine: Engine, limit: int = 20) -> list[Run]:
     """The newest runs first."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(_RUNS).order_by(_RUNS.c.started_at.desc(), _RUNS.c.id.desc()).limit(limit)
-        ).all()
+        rows = conn.execute(_newest(limit)).all()
     return [_run(row) for row in rows]
+
+
+def runs_page(session: Session, limit: int) -> list[Run]:
+    """The newest runs first, in the caller's unit of work (GraphQL)."""
+    return [_run(row) for row in session.execute(_newest(limit)).all()]
 
 
 def get_run(engine: Engine, run_id: int) -> Run | None:

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,11 +80,20 @@ class _Pending:
     items: list[dict[str, Any]]
 
 
+# Told of every page recorded: (kind, each pick's chain step, variant); e.g. metrics.
+Observer = Callable[[str, list[str], str | None], None]
+
+
 class ListRecorder:
     def __init__(
-        self, engine: Engine, flush_seconds: float = 0.5, max_pending: int = 200_000
+        self,
+        engine: Engine,
+        flush_seconds: float = 0.5,
+        max_pending: int = 200_000,
+        observer: Observer | None = None,
     ) -> None:
         self._engine = engine
+        self._observer = observer
         self.flush_seconds = flush_seconds
         self._max_pending = max_pending
         self._pending: dict[str, _Pending] = {}
@@ -111,6 +121,11 @@ class ListRecorder:
             }
             for i, pick in enumerate(picks)
         ]
+        if self._observer is not None:
+            try:
+                self._observer(served.kind, [p.source.value for p in picks], served.variant)
+            except Exception:  # an observer never fails a request
+                log.exception("list observer failed")
         with self._lock:
             if self._pending_items + len(items) > self._max_pending:
                 self.dropped += 1

@@ -21,6 +21,7 @@ from schema.recommendations import (
     resolve_recommendations,
     resolve_similar_books,
 )
+from schema.training_runs import TrainingRun, resolve_training_runs
 from schema.types import Book, BookConnection, Category, User, page_info
 
 MAX_SEARCH = 200
@@ -121,6 +122,10 @@ class Query:
     @strawberry.field(description="The model serving recommendations; null if none is published.")
     def model_info(self, info: Info[Context, None]) -> ModelInfo | None:
         return resolve_model_info(info)
+
+    @strawberry.field(description="Retraining runs of `bookrec worker`, newest first (staff).")
+    async def training_runs(self, info: Info[Context, None], first: int = 20) -> list[TrainingRun]:
+        return await resolve_training_runs(info, first)
 
     @strawberry.field(description="The signed-in reader; null when anonymous.")
     async def me(self, info: Info[Context, None]) -> User | None:
