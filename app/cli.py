@@ -146,6 +146,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
                 settings.database_url,
                 settings.model_dir,
                 arch=settings.retrain_arch,
+                epochs=settings.retrain_epochs,
                 warm=WarmOptions(cold=True) if cold else warm,
                 before_publish=before_publish,
             )

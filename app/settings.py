@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=60.0, gt=0)
     worker_lease_seconds: float = Field(default=120.0, ge=3)
     retrain_arch: str = "default"
+    retrain_epochs: int | None = Field(default=None, ge=1)  # None: as `bookrec train` does
     # Incremental retraining warm-starts from the current model unless more than this share
     # of readers, books or ratings changed since it (then a cold fit).
     warm_max_change: float = Field(default=0.2, ge=0, le=1)
