@@ -168,9 +168,10 @@ def start_bookrec(
     workdir: Path,
     workers: int = 1,
     name: str = "bookrec",
+    **extra_env: str,
 ) -> Server:
     """``bookrec serve`` started and ready (every worker answered /healthz)."""
-    env = bookrec_env(database_url, model_dir, secret_key)
+    env = bookrec_env(database_url, model_dir, secret_key, **extra_env)
     server = bookrec_server(env, workdir / f"{name}.log", workers, name, cwd=workdir)
     t0 = time.monotonic()
     server.start(timeout=120)
