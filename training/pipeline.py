@@ -16,6 +16,9 @@ was fit on the training part minus the validation slice, so it never saw the tes
 architecture brings what it serves up to the whole training part's history), and the final
 fit warm-starts from it for WARM_FINAL_FRACTION of the epochs where the architecture can
 (`Architecture.warm_fit`), cold otherwise. docs/research/model-at-scale.md has the figures.
+
+Incremental (`warm`, used by `bookrec worker`; training.incremental decides): no selection
+fit, the holdout fit cold, the final fit warm from the current version's published arrays.
 """
 
 from __future__ import annotations
