@@ -236,3 +236,34 @@ def test_sigterm_abandons_the_run_and_releases_the_lease(
     assert ModelStore(models).current() is None
     assert not [p for p in models.glob("*")] or ModelStore(models).versions() == []
     assert leases.holder_of(engine, "retrain") is None
+
+
+def test_worker_runs_prints_the_table(
+    engine: sa.Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app.cli import main
+    from db.training_runs import finish_run, start_run
+
+    run = start_run(engine, "new-ratings", "host:1:a", "warm", 7)
+    finish_run(
+        engine, run, "rejected-by-gate", version="v0004", gate_decision="kept v0004 but NOT current"
+    )
+    monkeypatch.setenv("BOOKREC_DATABASE_URL", database_url)
+    main(["worker", "runs"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == [
+        "id",
+        "trigger",
+        "status",
+        "mode",
+        "started",
+        "(UTC)",
+        "seconds",
+        "version",
+        "detail",
+    ]
+    assert out[2].split()[:4] == ["1", "new-ratings", "rejected-by-gate", "warm"]
+    assert "v0004" in out[2] and "kept v0004 but NOT current" in out[2]
