@@ -34,6 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from prometheus_client import (
@@ -167,9 +168,22 @@ def executed(errors: Iterable[GraphQLError] | None) -> bool:
     return all(error.path is not None for error in errors or ())
 
 
+# Labelled children, looked up once per label set (`labels()` takes a lock and builds a
+# key on every call); the label sets are few and bounded.
+_children: dict[tuple[object, ...], Any] = {}
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    key = (metric, *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
+
+
 def observe_operation(operation: str, outcome: str, seconds: float) -> None:
-    REQUESTS.labels(operation, outcome).inc()
-    LATENCY.labels(operation).observe(seconds)
+    _child(REQUESTS, operation, outcome).inc()
+    _child(LATENCY, operation).observe(seconds)
 
 
 def observe_list(kind: str, sources: list[str], variant: str | None) -> None:
@@ -177,12 +191,16 @@ def observe_list(kind: str, sources: list[str], variant: str | None) -> None:
     if not sources:
         return
     variant = variant or "control"
-    LISTS.labels(kind, sources[0], variant).inc()
+    _child(LISTS, kind, sources[0], variant).inc()
+    first = sources[0]
+    if all(source == first for source in sources):  # the usual page: one step
+        _child(POSITIONS, first, variant).inc(len(sources))
+        return
     counts: dict[str, int] = {}
     for source in sources:
         counts[source] = counts.get(source, 0) + 1
     for source, n in counts.items():
-        POSITIONS.labels(source, variant).inc(n)
+        _child(POSITIONS, source, variant).inc(n)
 
 
 # ---------------------------------------------------------------------- sampled state

@@ -114,25 +114,32 @@ class RetrainWorker:
         self._abandonable = False  # True while the pipeline runs, until just before publish
 
     # ------------------------------------------------------------------ deciding
-    def _current_marks(self) -> tuple[datetime | None, datetime | None, bool]:
-        """(ratings high water, created_at) of the current version, and whether one exists."""
+    def _current_marks(self) -> tuple[datetime | None, datetime | None]:
+        """(ratings high water, created_at) of the current version (None, None: none)."""
         current = self.store.current()
         if current is None:
-            return None, None, False
+            return None, None
         try:
             manifest = self.store.manifest(current)
         except ArtifactError:
-            return None, None, True
+            return None, None
         created = _parse_time(manifest.get("created_at"))
         # versions trained before the high water was recorded: their creation time
-        return _parse_time(manifest.get("ratings_high_water")) or created, created, True
+        return _parse_time(manifest.get("ratings_high_water")) or created, created
+
+    def new_ratings(self) -> int:
+        """Ratings stored or changed after the later of the current version's high water
+        and the start of the last run."""
+        high_water, _ = self._current_marks()
+        last_run = runs.last_started_at(self.engine)
+        since = max((t for t in (high_water, last_run) if t is not None), default=None)
+        return count_ratings_since(self.engine, since)
 
     def due(self, now: datetime | None = None) -> Due | None:
         now = now or datetime.now(UTC)
-        high_water, created, _ = self._current_marks()
+        _, created = self._current_marks()
         last_run = runs.last_started_at(self.engine)
-        since = max((t for t in (high_water, last_run) if t is not None), default=None)
-        new = count_ratings_since(self.engine, since)
+        new = self.new_ratings()
         if self.schedule.after_ratings and new >= self.schedule.after_ratings:
             return Due("new-ratings", new)
         if self.schedule.every_hours:
@@ -184,7 +191,7 @@ class RetrainWorker:
             )
             if abandoned:
                 log.warning("marked %d abandoned training run(s) failed", abandoned)
-            due = Due("manual", count_ratings_since(self.engine, None)) if manual else self.due()
+            due = Due("manual", self.new_ratings()) if manual else self.due()
             if due is None:
                 log.info("no retraining due")
                 return None
