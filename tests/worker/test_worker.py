@@ -267,3 +267,16 @@ def test_worker_runs_prints_the_table(
     ]
     assert out[2].split()[:4] == ["1", "new-ratings", "rejected-by-gate", "warm"]
     assert "v0004" in out[2] and "kept v0004 but NOT current" in out[2]
+
+
+def test_a_run_left_running_by_a_dead_worker_is_marked_failed(
+    engine: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    from db.training_runs import start_run
+
+    start_run(engine, "schedule", "gone-host:1:x", "cold", 0)  # its worker was SIGKILLed
+    w = worker(engine, database_url, tmp_path / "models")  # no trigger configured
+    assert w.run_once() is None
+    (run,) = recent_runs(engine)
+    assert run.status == "failed" and run.finished_at is not None
+    assert "abandoned" in (run.error or "")
