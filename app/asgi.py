@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import random
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,6 +39,15 @@ from app.media_types import (
     is_request_error,
     response_media_type,
 )
+from app.metrics import (
+    Exposition,
+    ProcessSampler,
+    authorized,
+    observe_list,
+    observe_operation,
+    operation_label,
+    outcome_of,
+)
 from app.settings import Settings
 from db.engine import make_engine
 from db.popularity import PopularityCache
@@ -65,16 +75,23 @@ HTTP_CODES = {
 # to this many attempts in all (BOOKREC_MUTATION_ATTEMPTS), after a short random pause
 # (up to RETRY_PAUSE_SECONDS, doubling each time) that lets the other transaction finish.
 RETRY_PAUSE_SECONDS = 0.01
+METRICS_SAMPLE_SECONDS = 1.0  # buffer depth, drops and the served version, into /metrics
 
 
 class BookrecGraphQL(GraphQL[Context, None]):
     def __init__(
-        self, engine: Engine, services: Services, mutation_attempts: int = 5, **kwargs: Any
+        self,
+        engine: Engine,
+        services: Services,
+        mutation_attempts: int = 5,
+        metrics: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.engine = engine
         self.services = services
         self.mutation_attempts = mutation_attempts
+        self.metrics = metrics  # count and time every operation (app.metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Transport-level refusals (bad JSON, wrong method) as GraphQL-shaped JSON too, in
@@ -89,6 +106,8 @@ class BookrecGraphQL(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as exc:
             code = HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+            if self.metrics:
+                observe_operation("none", code, 0.0)
             response = JSONResponse(
                 {"errors": [{"message": exc.reason, "extensions": {"code": code}}]},
                 status_code=exc.status_code,
@@ -123,6 +142,7 @@ class BookrecGraphQL(GraphQL[Context, None]):
         statement of it was rolled back and nothing of its response exists yet (results are
         sent whole, never streamed). Queries are never run again."""
         attempt = 1
+        started = time.perf_counter()
         while True:
             context.retry_transient = attempt < self.mutation_attempts
             result = await super().execute_single(
@@ -130,6 +150,14 @@ class BookrecGraphQL(GraphQL[Context, None]):
             )
             state = context.transient_failure
             if state is None or attempt >= self.mutation_attempts:
+                if self.metrics:
+                    observe_operation(
+                        operation_label(
+                            request_data.query, request_data.operation_name, result.errors
+                        ),
+                        outcome_of(result.errors),
+                        time.perf_counter() - started,
+                    )
                 return result
             pause = random.uniform(0, RETRY_PAUSE_SECONDS * 2 ** (attempt - 1))
             log.warning(
@@ -255,6 +283,7 @@ def build_services(settings: Settings, engine: Engine) -> Services:
                 settings.list_flush_seconds,
                 max_pending=settings.list_buffer_positions,
                 enabled=settings.record_lists,
+                observer=observe_list if settings.metrics_mode != "off" else None,
             ),
         ),
         attribution_days=settings.attribution_days,
@@ -305,6 +334,7 @@ def create_app(
         services,
         schema=schema,
         mutation_attempts=settings.mutation_attempts,
+        metrics=settings.metrics_mode != "off",
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
     )
@@ -331,6 +361,20 @@ def create_app(
     async def root(_: Request) -> Response:
         return RedirectResponse("/graphql")
 
+    exposition = Exposition(engine) if settings.metrics_mode != "off" else None
+
+    async def metrics(request: Request) -> Response:
+        assert exposition is not None
+        if not authorized(request.headers.get("authorization"), settings.metrics_token):
+            return Response(
+                "metrics need 'Authorization: Bearer <BOOKREC_METRICS token>'\n",
+                status_code=401,
+                headers={"www-authenticate": 'Bearer realm="metrics"'},
+                media_type="text/plain",
+            )
+        body = await anyio.to_thread.run_sync(exposition.render)
+        return Response(body, media_type=exposition.content_type)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         try:  # warm the popularity snapshot, so that no request waits for the first one
@@ -354,28 +398,42 @@ def create_app(
             poller = asyncio.create_task(follow_current_model(), name="follow-current-model")
         recorder = services.recommendations.recorder
         recorder.start()
+        sampler_task = None
+        if exposition is not None:
+            sampler = ProcessSampler()
+
+            async def sample_process_state() -> None:
+                while True:
+                    served = live.current if live is not None else None
+                    sampler.sample(
+                        recorder.depth, recorder.dropped, served.version if served else None
+                    )
+                    await asyncio.sleep(METRICS_SAMPLE_SECONDS)
+
+            sampler_task = asyncio.create_task(sample_process_state(), name="metrics-sampler")
         if serving:
             tune_garbage_collector()
         try:
             yield
         finally:
-            if poller is not None:
-                poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+            for task in (poller, sampler_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await anyio.to_thread.run_sync(recorder.stop)  # writes what is buffered
             services.popularity.dispose()
             if owns_engine:
                 engine.dispose()
 
-    app = Starlette(
-        lifespan=lifespan,
-        routes=[
-            Route("/", root),
-            Route("/healthz", healthz),
-            Route("/graphql", graphql),  # the view answers other methods itself
-        ],
-    )
+    routes = [
+        Route("/", root),
+        Route("/healthz", healthz),
+        Route("/graphql", graphql),  # the view answers other methods itself
+    ]
+    if exposition is not None:
+        routes.append(Route("/metrics", metrics))
+    app = Starlette(lifespan=lifespan, routes=routes)
     app.state.engine = engine
     app.state.services = services
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

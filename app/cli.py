@@ -6,13 +6,13 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from app.logs import configure_logging
 from app.settings import ConfigError, Settings, load_settings
-from app.tables import metrics_table
+from app.tables import metrics_table, training_runs_table
 from training import archs  # names only: TensorFlow loads when an architecture is used
 
 log = logging.getLogger("bookrec.cli")
@@ -53,19 +53,34 @@ def _import(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import shutil
+    import tempfile
+
     import uvicorn
 
     if settings.graphiql_enabled:
         print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
-    uvicorn.run(
-        "app.main:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-    )
+    metrics_dir = None
+    if settings.metrics_mode != "off":
+        # prometheus-client's multiprocess mode: every worker (spawned after this, so they
+        # inherit it) writes its metrics here; a fresh directory per server run, removed
+        # on the way out. Set before anything imports prometheus_client in this process.
+        metrics_dir = tempfile.mkdtemp(prefix="bookrec-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        print(f"metrics: http://{host}:{port}/metrics", flush=True)
+    try:
+        uvicorn.run(
+            "app.main:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            log_config=None,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _train(
@@ -103,6 +118,69 @@ def _train(
     print(metrics_table(rows, title, extra=("fit s",)))
     state = "published as current" if result.published else "kept, NOT made current"
     print(f"model {result.version} {state}: {result.path}")
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    from app.worker import RetrainWorker, Schedule, TrainOutcome
+    from db.engine import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        if args.worker_command == "runs":
+            from db.training_runs import recent_runs
+
+            print(training_runs_table(recent_runs(engine, args.limit)))
+            return
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        logging.getLogger("tf2onnx").setLevel(logging.WARNING)
+        try:
+            from training.incremental import WarmOptions
+            from training.pipeline import train
+        except ImportError as exc:
+            raise SystemExit(
+                f"the worker needs the 'train' extra (pip install 'bookrec[train]'): {exc}"
+            ) from None
+        warm = WarmOptions(cold=args.cold, max_change=settings.warm_max_change)
+
+        def run_training(cold: bool, before_publish: Callable[[], None]) -> TrainOutcome:
+            return train(
+                settings.database_url,
+                settings.model_dir,
+                arch=settings.retrain_arch,
+                epochs=settings.retrain_epochs,
+                warm=WarmOptions(cold=True) if cold else warm,
+                before_publish=before_publish,
+            )
+
+        worker = RetrainWorker(
+            engine,
+            settings.model_dir,
+            run_training,
+            Schedule(
+                every_hours=settings.retrain_every_hours,
+                after_ratings=settings.retrain_after_ratings,
+                poll_seconds=settings.worker_poll_seconds,
+                lease_seconds=settings.worker_lease_seconds,
+            ),
+        )
+        worker.handle_signals()
+        if args.once or args.now:
+            from app.worker import Abandoned
+
+            try:
+                run = worker.run_once(manual=args.now, cold=args.cold)
+            except Abandoned:
+                raise SystemExit(143) from None
+            if run is None:
+                print("nothing trained (not due, or another worker holds the lease)")
+            else:
+                print(training_runs_table([run]))
+                if run.status == "failed":
+                    raise SystemExit(1)
+        else:
+            worker.run_forever(cold=args.cold)
+    finally:
+        engine.dispose()
 
 
 def _evaluate(settings: Settings, args: argparse.Namespace) -> None:
@@ -370,6 +448,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--force", action="store_true", help="publish even if worse than current")
 
+    worker = sub.add_parser(
+        "worker",
+        help="retrain by itself: on a schedule and after enough new ratings (one per deployment)",
+    )
+    worker.add_argument("--once", action="store_true", help="check once, train if due, exit")
+    worker.add_argument(
+        "--now", action="store_true", help="train once now whatever the triggers say (manual)"
+    )
+    worker.add_argument(
+        "--cold",
+        action="store_true",
+        help="always a cold fit (no warm start)",
+    )
+    worker_sub = worker.add_subparsers(dest="worker_command")
+    runs = worker_sub.add_parser("runs", help="the recorded training runs, newest first")
+    runs.add_argument("--limit", type=int, default=20)
+
     evaluate = sub.add_parser("evaluate", help="print the evaluation table for a model")
     evaluate.add_argument("--model", help="artifact directory (default: the current model)")
 
@@ -431,6 +526,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "import": lambda: _import(settings, args),
         "serve": lambda: _serve(settings, args.host, args.port, args.workers),
         "train": lambda: _train(settings, args.arch, args.epochs, args.seed, args.force),
+        "worker": lambda: _worker(settings, args),
         "evaluate": lambda: _evaluate(settings, args),
         "model": lambda: _model(settings, args),
         "user": lambda: _user(settings, args),

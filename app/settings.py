@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     # run in all (1: never again).
     mutation_attempts: int = Field(default=5, ge=1)
     log_level: str = "INFO"
+    # `bookrec worker`: retrain every N hours (0: never on a schedule) and once N ratings
+    # arrived since the current model (0: never on new ratings); how often it checks; how
+    # long its database lease lasts unrenewed (a crashed worker's lease expires after it).
+    retrain_every_hours: float = Field(default=24.0, ge=0)
+    retrain_after_ratings: int = Field(default=1000, ge=0)
+    worker_poll_seconds: float = Field(default=60.0, gt=0)
+    worker_lease_seconds: float = Field(default=120.0, ge=3)
+    retrain_arch: str = "default"
+    retrain_epochs: int | None = Field(default=None, ge=1)  # None: as `bookrec train` does
+    # Incremental retraining warm-starts from the current model unless more than this share
+    # of readers, books or ratings changed since it (then a cold fit).
+    warm_max_change: float = Field(default=0.2, ge=0, le=1)
+    # Prometheus /metrics: "off", "on" (open), or a bearer token scrapers must send.
+    # Production refuses "on" unless BOOKREC_METRICS_ALLOW_OPEN=true.
+    metrics: SecretStr = SecretStr("off")
+    metrics_allow_open: bool = False
     # Browser origins allowed to call the API from another origin (CORS), e.g.
     # "https://shop.example,https://app.example". Empty: no cross-origin access.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -88,6 +104,17 @@ class Settings(BaseSettings):
                 "BOOKREC_CORS_ORIGINS='*' lets every web page call the API from a reader's "
                 "browser; production needs the list of your frontends' origins"
             )
+        if self.env == "production" and self.metrics_mode == "on" and not self.metrics_allow_open:
+            raise ConfigError(
+                "BOOKREC_METRICS=on exposes /metrics to anyone in production: set it to a "
+                "bearer token scrapers send (at least 16 characters), to off, or set "
+                "BOOKREC_METRICS_ALLOW_OPEN=true if a firewall already guards the port"
+            )
+        token = self.metrics.get_secret_value()
+        if self.metrics_mode == "token" and len(token) < 16:
+            raise ConfigError(
+                "BOOKREC_METRICS must be off, on, or a bearer token of at least 16 characters"
+            )
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             raise ConfigError("BOOKREC_SECRET_KEY must be at least 32 characters long")
         return self
@@ -99,6 +126,20 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return self.introspection if self.introspection is not None else self.env != "production"
+
+    @property
+    def metrics_mode(self) -> Literal["off", "on", "token"]:
+        value = self.metrics.get_secret_value().strip()
+        if value.lower() in ("off", "", "false", "0"):
+            return "off"
+        if value.lower() in ("on", "true", "1"):
+            return "on"
+        return "token"
+
+    @property
+    def metrics_token(self) -> str | None:
+        """The bearer token /metrics requires (None: open or off)."""
+        return self.metrics.get_secret_value().strip() if self.metrics_mode == "token" else None
 
     @property
     def is_production(self) -> bool:

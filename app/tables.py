@@ -78,3 +78,24 @@ def metrics_table(
     formats = [None, *([".4f"] * len(keys)), *([".1f"] * len(extra))]
     table = text_table(headers, body, formats=formats, rule=False)
     return f"{title}\n{table}" if title else table
+
+
+def training_runs_table(runs: Sequence[Any]) -> str:
+    """`bookrec worker runs`: one line per training run (db.training_runs.Run), newest first."""
+    headers = ["id", "trigger", "status", "mode", "started (UTC)", "seconds", "version", "detail"]
+    body = [
+        [
+            run.id,
+            run.trigger,
+            run.status,
+            run.mode or "",
+            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            run.duration_seconds,
+            run.version or "",
+            (run.error or run.gate_decision or "")[:90],
+        ]
+        for run in runs
+    ]
+    if not body:
+        return "no training runs recorded"
+    return text_table(headers, body, formats=[None, None, None, None, None, ".1f"])

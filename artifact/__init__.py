@@ -9,7 +9,13 @@ publishes passes the check a version must pass, e.g. `inference.Recommender.load
 
 from artifact.errors import ArtifactError
 from artifact.gate import GateDecision, judge
-from artifact.manifest import MANIFEST, SCHEMA_VERSION, read_manifest, write_manifest
+from artifact.manifest import (
+    MANIFEST,
+    SCHEMA_VERSION,
+    read_manifest,
+    verify_checksums,
+    write_manifest,
+)
 from artifact.store import CURRENT, ModelStore, resolve
 
 __all__ = [
@@ -22,5 +28,6 @@ __all__ = [
     "judge",
     "read_manifest",
     "resolve",
+    "verify_checksums",
     "write_manifest",
 ]

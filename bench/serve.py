@@ -63,6 +63,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 # The repository root: tests.support.server, the server harness shared with the tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -217,6 +219,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "(BOOKREC_RECORD_LISTS=false), two servers taking turns over --rounds",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--metrics-compare",
+        action="store_true",
+        help="the product scenarios with BOOKREC_METRICS off and on, taking turns per round; "
+        "prints req/s on / off per cell",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = parser.parse_args(argv)
     args.levels = [
@@ -364,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         rows: list[dict[str, Any]] = []
         warm_errors = 0
+        if args.metrics_compare:
+            return compare_metrics(args, client, fx, database_url, model_dir, secret, workdir)
         if any(s in PRODUCT_SCENARIOS for s in args.scenarios):
             server = start_bookrec(database_url, model_dir, secret, workdir, args.workers)
             servers.append(server)
@@ -411,6 +421,58 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def compare_metrics(
+    args: argparse.Namespace,
+    client: Client,
+    fx: Fixture,
+    database_url: str,
+    model_dir: Path,
+    secret: str,
+    workdir: Path,
+) -> int:
+    """BOOKREC_METRICS off and on, a fresh server each, taking turns over --rounds rounds;
+    each cell's req/s on / off from the median round."""
+    by_mode: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    errors = 0
+    single = argparse.Namespace(**{**vars(args), "rounds": 1})
+    for _ in range(args.rounds):
+        for mode in ("off", "on"):
+            server = start_bookrec(
+                database_url, model_dir, secret, workdir, args.workers, BOOKREC_METRICS=mode
+            )
+            try:
+                got, failed = run_product(single, client, fx, server)
+                if mode == "on":
+                    scrape = httpx.get(f"{server.url}/metrics", timeout=10)
+                    assert (
+                        scrape.status_code == 200
+                        and "bookrec_graphql_requests_total" in scrape.text
+                    )
+            finally:
+                server.stop()
+            by_mode[mode] += got
+            errors += failed + sum(r["errors"] for r in got)
+    print()
+    print(f"BOOKREC_METRICS on vs off: req/s, median of {args.rounds} round(s) each")
+    print(f"{'scenario':<16} {'c':>3} {'off':>9} {'on':>9} {'on/off':>7}")
+    scenarios = sorted({r["scenario"] for r in by_mode["off"]}, key=PRODUCT_SCENARIOS.index)
+    for scenario in scenarios:
+        for level in args.levels:
+            cells = {
+                mode: sorted(
+                    r["rps"]
+                    for r in rows
+                    if r["scenario"] == scenario and r["concurrency"] == level
+                )
+                for mode, rows in by_mode.items()
+            }
+            off, on = (c[len(c) // 2] if c else float("nan") for c in (cells["off"], cells["on"]))
+            print(f"{scenario:<16} {level:>3} {off:9.1f} {on:9.1f} {on / off:7.2f}")
+    print(load_line(after_run=True))
+    print(f"request errors: {errors}")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

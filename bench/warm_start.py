@@ -1,6 +1,7 @@
 """Incremental retraining on ML-100K: warm start from an older model vs a cold fit.
 
     python bench/warm_start.py [--arch default] [--fractions 0.25,0.5] [--cold-epochs N]
+                               [--from-artifact]
 
 The protocol split (25% held out, seed 42) as always. The "old database" is the training part
 minus 5% of its readers (new readers), minus 3% of its books (new books), minus 5% of the rest
@@ -9,6 +10,11 @@ fit (a) cold for E epochs and (b) warm-started from the old model (`Architecture
 for a fraction of E. Both are exported and scored on the held-out part through ONNX; the
 gate's tolerances decide whether warm is acceptable. This is what sets the pipeline's
 WARM_FINAL_FRACTION.
+
+`--from-artifact` also measures what `bookrec worker` runs: the old model written as a
+published artifact and the warm start read back from its arrays (`training.incremental`,
+`Architecture.warm_fit_from`), beside the time of a whole cold `bookrec train` (selection +
+holdout + final fits) against the incremental one (holdout + warm final fit).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +40,7 @@ def main() -> None:
     parser.add_argument("--fractions", default="0.25,0.5")
     parser.add_argument("--cold-epochs", type=int, default=0)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--from-artifact", action="store_true")
     args = parser.parse_args()
 
     from artifact.gate import NDCG_TOLERANCE, RMSE_TOLERANCE
@@ -41,7 +49,7 @@ def main() -> None:
     from training import data as data_mod
     from training.evaluation import evaluate_recommender
     from training.fit import fit
-    from training.pipeline import epochs_by_validation
+    from training.pipeline import WARM_FINAL_FRACTION, epochs_by_validation
     from training.split import stratified_split
     from training.writer import SPLIT_SEED, TEST_FRACTION, base_manifest, write_artifact
 
@@ -74,13 +82,16 @@ def main() -> None:
         )
         return m
 
+    started = time.perf_counter()
     epochs = (
         args.cold_epochs or epochs_by_validation(spec, train_part, scale, args.seed, None, 0)[0]
     )
+    selection_seconds = time.perf_counter() - started
     enc_old = data_mod.encode(old)
     old_fit = fit(spec, enc_old, scale, args.seed, epochs=epochs, verbose=0)
     enc = data_mod.encode(train_part)
-    cold = score(fit(spec, enc, scale, args.seed, epochs=epochs, verbose=0), enc, "cold")
+    cold_fit = fit(spec, enc, scale, args.seed, epochs=epochs, verbose=0)
+    cold = score(cold_fit, enc, "cold")
     for fraction in [float(f) for f in args.fractions.split(",")]:
         k = max(1, round(epochs * fraction))
         warm = spec.warm_fit(enc, scale, args.seed, k, old_fit, enc_old, 0)
@@ -91,6 +102,36 @@ def main() -> None:
             "rmse"
         ] * (1 + RMSE_TOLERANCE)
         print(f"  within the gate's tolerance of cold: {ok}", flush=True)
+    if args.from_artifact:
+        from artifact import read_manifest
+        from training.incremental import _load_arrays
+
+        k = max(1, round(epochs * WARM_FINAL_FRACTION))
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = base_manifest(spec, old_fit.epochs, args.seed, old, scale)
+            manifest.update(version="v0001", metrics={}, baseline_metrics={})
+            write_artifact(Path(tmp), old_fit, enc_old, spec, manifest)
+            arrays = _load_arrays(Path(tmp), read_manifest(Path(tmp)))
+        warm = spec.warm_fit_from(enc, scale, args.seed, k, arrays, 0)
+        if warm is None:
+            raise SystemExit(f"arch {args.arch!r} cannot warm start from an artifact")
+        wm = score(warm, enc, f"warm from artifact {WARM_FINAL_FRACTION:.2f}")
+        ok = wm["ndcg@10"] >= cold["ndcg@10"] * (1 - NDCG_TOLERANCE) and wm["rmse"] <= cold[
+            "rmse"
+        ] * (1 + RMSE_TOLERANCE)
+        print(f"  within the gate's tolerance of cold: {ok}", flush=True)
+        # bookrec train, cold: selection + holdout + final; the worker's incremental
+        # retrain: holdout (cold, same epochs, no selection) + warm final
+        full = selection_seconds + 2 * cold_fit.seconds
+        incremental = cold_fit.seconds + warm.seconds
+        print(
+            f"fits of a whole retrain: cold {full:.1f}s (selection {selection_seconds:.1f} + "
+            f"holdout {cold_fit.seconds:.1f} + final {cold_fit.seconds:.1f}), incremental "
+            f"{incremental:.1f}s (holdout {cold_fit.seconds:.1f} + warm final {warm.seconds:.1f}); "
+            f"final fit alone: warm {warm.seconds / cold_fit.seconds:.0%} of cold",
+            flush=True,
+        )
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":

@@ -275,3 +275,44 @@ class Experiment(SQLModel, table=True):
         default=None, sa_column=sa.Column(sa.DateTime(timezone=True))
     )
     outcome: str | None = Field(default=None, sa_column=sa.Column(sa.String(16)))
+
+
+TRAINING_TRIGGERS = ("schedule", "new-ratings", "manual")
+TRAINING_STATUSES = ("running", "published", "rejected-by-gate", "failed")
+
+
+class TrainingRun(SQLModel, table=True):
+    """One retraining attempt of `bookrec worker`: why it ran, how it ended. A run is
+    inserted as `running` before training starts and finished in its own transaction."""
+
+    __tablename__ = "training_run"
+    __table_args__ = (
+        sa.CheckConstraint(f"trigger IN {TRAINING_TRIGGERS}", name="trigger_known"),
+        sa.CheckConstraint(f"status IN {TRAINING_STATUSES}", name="status_known"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    trigger: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(20), nullable=False, index=True))
+    holder: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))  # host:pid:token
+    mode: str | None = Field(default=None, sa_column=sa.Column(sa.String(10)))  # warm / cold
+    new_ratings: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+    finished_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True))
+    )
+    duration_seconds: float | None = Field(default=None, sa_column=sa.Column(sa.Float))
+    version: str | None = Field(default=None, sa_column=sa.Column(sa.String(32)))
+    gate_decision: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+
+
+class WorkerLease(SQLModel, table=True):
+    """A named lease (the retraining lock): held by `holder` until `expires_at`. Taken and
+    renewed by single atomic statements (db.leases); a crashed holder's lease expires."""
+
+    __tablename__ = "worker_lease"
+
+    name: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    holder: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    expires_at: datetime = Field(sa_column=_timestamp())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -176,3 +176,29 @@ def ratings_frame(engine: sa.Engine, chunk_rows: int = 200_000) -> pd.DataFrame:
             "stars": (data[:, 2] / 2.0).astype(np.float32),
         }
     )
+
+
+def _as_utc(value: datetime) -> datetime:
+    """SQLite gives timestamps back naive (they were stored as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def ratings_high_water(engine: sa.Engine) -> datetime | None:
+    """The newest rating's `updated_at` (None without ratings): what a model trained on the
+    ratings read after this call has certainly seen."""
+    with engine.connect() as conn:
+        value = conn.execute(sa.select(sa.func.max(Rating.updated_at))).scalar()  # type: ignore[arg-type]
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite's CURRENT_TIMESTAMP text, when max() sees only those
+        value = datetime.fromisoformat(value)
+    return _as_utc(value)
+
+
+def count_ratings_since(engine: sa.Engine, since: datetime | None) -> int:
+    """Ratings stored or changed after `since` (all of them when None)."""
+    stmt = sa.select(sa.func.count()).select_from(Rating)
+    if since is not None:
+        stmt = stmt.where(col(Rating.updated_at) > since)
+    with engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +80,10 @@ class _Pending:
     items: list[dict[str, Any]]
 
 
+# Told of every page recorded: (kind, each pick's chain step, variant); e.g. metrics.
+Observer = Callable[[str, list[str], str | None], None]
+
+
 class ListRecorder:
     def __init__(
         self,
@@ -86,11 +91,13 @@ class ListRecorder:
         flush_seconds: float = 0.5,
         max_pending: int = 200_000,
         enabled: bool = True,
+        observer: Observer | None = None,
     ) -> None:
         self._engine = engine
         # Off (BOOKREC_RECORD_LISTS=false): nothing is recorded, so lists cannot be
         # continued nor their opens reported; for measuring what recording costs.
         self.enabled = enabled
+        self._observer = observer
         self.flush_seconds = flush_seconds
         self._max_pending = max_pending
         self._pending: dict[str, _Pending] = {}
@@ -106,6 +113,11 @@ class ListRecorder:
     # ------------------------------------------------------------------ request path
     def record(self, served: ServedList, picks: list[Pick], first_position: int) -> None:
         """Buffer one page of a list (never blocks on the database)."""
+        if self._observer is not None:
+            try:
+                self._observer(served.kind, [p.source.value for p in picks], served.variant)
+            except Exception:  # an observer never fails a request
+                log.exception("list observer failed")
         if not self.enabled:
             return
         now = datetime.now(UTC)

@@ -25,6 +25,7 @@ from schema.recommendations import (
     selected_names,
 )
 from schema.staff import ModelVersion, resolve_model_versions
+from schema.training_runs import TrainingRun, resolve_training_runs
 from schema.types import Book, BookConnection, Category, User, page_info
 
 MAX_SEARCH = 200
@@ -182,6 +183,10 @@ class Query:
     @strawberry.field(description="Staff: the running A/B experiment; null when none runs.")
     async def experiment(self, info: Info[Context, None]) -> Experiment | None:
         return await resolve_experiment(info)
+
+    @strawberry.field(description="Staff: retraining runs of `bookrec worker`, newest first.")
+    async def training_runs(self, info: Info[Context, None], first: int = 20) -> list[TrainingRun]:
+        return await resolve_training_runs(info, first)
 
     @strawberry.field(description="The signed-in reader; null when anonymous.")
     async def me(self, info: Info[Context, None]) -> User | None:

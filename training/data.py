@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,18 @@ def load_ratings(database_url: str) -> pd.DataFrame:
     engine = make_engine(database_url)
     try:
         return normalise(ratings_frame(engine))
+    finally:
+        engine.dispose()
+
+
+def ratings_high_water(database_url: str) -> datetime | None:
+    """The newest rating's updated_at (db.ratings.ratings_high_water)."""
+    from db.engine import make_engine
+    from db.ratings import ratings_high_water as high_water
+
+    engine = make_engine(database_url)
+    try:
+        return high_water(engine)
     finally:
         engine.dispose()
 

@@ -16,6 +16,9 @@ was fit on the training part minus the validation slice, so it never saw the tes
 architecture brings what it serves up to the whole training part's history), and the final
 fit warm-starts from it for WARM_FINAL_FRACTION of the epochs where the architecture can
 (`Architecture.warm_fit`), cold otherwise. docs/research/model-at-scale.md has the figures.
+
+Incremental (`warm`, used by `bookrec worker`; training.incremental decides): no selection
+fit, the holdout fit cold, the final fit warm from the current version's published arrays.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,12 +34,13 @@ import pandas as pd
 
 from artifact import ModelStore, judge
 from inference import Recommender
-from training import archs
+from training import archs, incremental
 from training import data as data_mod
 from training.archs.base import Architecture
 from training.data import Encoded
 from training.evaluation import evaluate_recommender, most_rated_baseline
 from training.fit import FitResult, fit
+from training.incremental import WarmOptions
 from training.split import stratified_split
 from training.writer import (
     SPLIT_SEED,
@@ -68,6 +73,8 @@ class TrainResult:
     gate: str = ""
     history: dict[str, list[float]] = field(default_factory=dict)
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    mode: str = "cold"  # "warm": the final fit started from the current version's vectors
+    mode_reason: str = ""  # why incremental retraining went warm or cold
 
 
 @dataclass
@@ -121,13 +128,29 @@ def train(
     epochs: int | None = None,
     seed: int = 42,
     force: bool = False,
+    warm: WarmOptions | None = None,
+    before_publish: Callable[[], None] | None = None,
 ) -> TrainResult:
-    """Train `arch` on the database's ratings and write (and maybe publish) an artifact."""
+    """Train `arch` on the database's ratings and write (and maybe publish) an artifact.
+    `warm`: retrain incrementally from the current version when it can (`bookrec worker`).
+    `before_publish`: called just before CURRENT would switch; raising stops the publish."""
     verbose = (
         1 if sys.stdout.isatty() else 2
     )  # a progress bar on a terminal, a line per epoch in logs
+    # Taken BEFORE the ratings are read: every rating at or before it is in the model;
+    # the worker counts the ratings after it as new (db.ratings.count_ratings_since).
+    high_water = data_mod.ratings_high_water(database_url)
     return train_frame(
-        data_mod.load_ratings(database_url), model_dir, arch, epochs, seed, force, verbose=verbose
+        data_mod.load_ratings(database_url),
+        model_dir,
+        arch,
+        epochs,
+        seed,
+        force,
+        verbose=verbose,
+        warm=warm,
+        high_water=high_water.isoformat() if high_water else None,
+        before_publish=before_publish,
     )
 
 
@@ -139,6 +162,9 @@ def train_frame(
     seed: int = 42,
     force: bool = False,
     verbose: int | str = "auto",
+    warm: WarmOptions | None = None,
+    high_water: str | None = None,
+    before_publish: Callable[[], None] | None = None,
 ) -> TrainResult:
     spec = archs.get(arch)
     ratings = data_mod.normalise(ratings)
@@ -146,6 +172,8 @@ def train_frame(
         raise ValueError("no ratings to train on")
     scale = data_mod.rating_scale(ratings)
     store = ModelStore(model_dir)
+    plan = incremental.plan(store, spec, ratings, warm) if warm is not None else None
+    warm_source = plan.source if plan is not None else None
 
     # 1-3: honest holdout numbers through the exported graph.
     train_part, test_part = stratified_split(ratings, TEST_FRACTION, SPLIT_SEED)
@@ -153,7 +181,13 @@ def train_frame(
     if large and epochs is None:
         epochs = min(spec.epochs, LARGE_EPOCH_CAP)
     phases: dict[str, float] = {}
-    selection = select_epochs(spec, train_part, scale, seed, epochs, verbose)
+    if warm_source is not None and plan is not None:
+        # incremental: the current version's epoch count, no selection fit; the holdout
+        # model stays a cold fit on the training part (the current version saw the test
+        # part, so starting from it would flatter the held-out metrics)
+        selection = Selection(epochs or plan.epochs, {})
+    else:
+        selection = select_epochs(spec, train_part, scale, seed, epochs, verbose)
     best_epochs, selection_history = selection.epochs, selection.history
     if selection.fitted is not None:
         phases["selection_fit_s"] = selection.fitted.seconds
@@ -178,15 +212,21 @@ def train_frame(
     baseline = most_rated_baseline(train_part, test_part)
     phases["holdout_export_eval_s"] = time.perf_counter() - started
 
-    # 4: refit on everything with the same configuration (warm at scale, where it can).
+    # 4: refit on everything with the same configuration (warm at scale, where it can;
+    # warm from the current version's vectors when retraining incrementally).
     all_data = data_mod.encode(ratings)
     final_fit = None
-    if large:
-        warm_epochs = max(1, round(best_epochs * WARM_FINAL_FRACTION))
+    warm_epochs = max(1, round(best_epochs * WARM_FINAL_FRACTION))
+    if warm_source is not None:
+        final_fit = incremental.warm_fit(
+            spec, all_data, scale, seed, warm_epochs, warm_source, verbose
+        )
+    elif large:
         final_fit = spec.warm_fit(
             all_data, scale, seed, warm_epochs, holdout_fit, holdout_data, verbose
         )
     del holdout_fit, selection  # large models: one at a time in memory
+    mode = "warm" if final_fit is not None and warm_source is not None else "cold"
     if final_fit is None:
         final_fit = fit(spec, all_data, scale, seed, epochs=best_epochs, verbose=verbose)
     phases["final_fit_s"] = final_fit.seconds
@@ -194,9 +234,12 @@ def train_frame(
     with store.new_version() as (version, staging):
         manifest = base_manifest(spec, best_epochs, seed, ratings, scale)
         manifest.update(version=version, metrics=metrics, baseline_metrics=baseline)
+        manifest["ratings_high_water"] = high_water  # newest rating updated_at it saw
         if "warm_start" in final_fit.history:  # what the published model really ran
             manifest["hyperparameters"]["final_fit_warm_epochs"] = final_fit.epochs
         manifest["loss_curve"] = loss_curve(final_fit.history, selection_history)
+        if mode == "warm" and warm_source is not None:
+            manifest["hyperparameters"]["warm_started_from"] = warm_source.name
         plot_loss(final_fit.history, selection_history, staging / "loss.png")
         parity = write_artifact(staging, final_fit, all_data, spec, manifest)
         Recommender.load(staging)  # the published graph must pass the server's own checks
@@ -204,6 +247,8 @@ def train_frame(
     current, current_metrics = store.current_metrics()
     decision = judge(version, metrics, current, current_metrics, force)
     if decision.publish:
+        if before_publish is not None:
+            before_publish()
         store.publish(version, check=Recommender.load)
     phases["export_publish_s"] = time.perf_counter() - started
     if verbose:
@@ -221,6 +266,8 @@ def train_frame(
         gate=decision.reason,
         history=final_fit.history,
         phase_seconds=phases,
+        mode=mode,
+        mode_reason=plan.reason if plan is not None else "",
     )
 
 

@@ -23,7 +23,9 @@ TABLES = {
     "rec_list_item",
     "rec_list_open",
     "experiment",
+    "training_run",
     "user_category",
+    "worker_lease",
 }
 
 

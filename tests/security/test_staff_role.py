@@ -54,6 +54,7 @@ STAFF_OPERATIONS = [
     StaffOperation("rollbackModel", "mutation { rollbackModel { version } }"),
     StaffOperation("onlineMetrics", "{ onlineMetrics { groups { lists } series { lists } } }"),
     StaffOperation("experiment", "{ experiment { id } }"),
+    StaffOperation("trainingRuns", "{ trainingRuns { id status } }"),
 ]
 
 TABLES = (

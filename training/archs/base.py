@@ -69,6 +69,24 @@ class Architecture:
         None (the default): this architecture cannot warm start, the caller fits cold."""
         return None
 
+    def can_warm_start(self, hyperparameters: dict[str, Any], arrays: dict[str, Any]) -> bool:
+        """Whether `warm_fit_from` can start from a version with these hyperparameters and
+        arrays (the same shapes); False (the default): incremental retraining fits cold."""
+        return False
+
+    def warm_fit_from(
+        self,
+        data: Encoded,
+        scale: tuple[float, float],
+        seed: int,
+        epochs: int,
+        arrays: dict[str, np.ndarray],
+        verbose: int | str,
+    ) -> FitResult | None:
+        """`epochs` epochs on `data` starting from a published version's arrays (its
+        `user_ids`/`book_ids` maps and what `arrays()` wrote); None: fit cold."""
+        return None
+
     def prepare_holdout(self, model: keras.Model, users: np.ndarray, books: np.ndarray) -> None:
         """A selection-fit model is reused as the holdout model (large data): bring what it
         serves up to date with the whole training part's ratings (encoded in its own ids).

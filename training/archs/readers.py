@@ -16,7 +16,22 @@ import numpy as np
 
 from training.archs.base import Architecture, FitResult
 from training.archs.readers_loop import restore, snapshot, train, warm_start
-from training.archs.readers_model import ImplicitJointModel
+from training.archs.readers_model import ImplicitJointModel, implicit_part
+
+
+@dataclass(frozen=True)
+class PublishedWeights:
+    """A published version's arrays under the model's weight names (what `warm_start`
+    reads from an old model)."""
+
+    user_factors: np.ndarray
+    user_bias: np.ndarray
+    book_factors: np.ndarray
+    implicit_factors: np.ndarray
+    book_bias: np.ndarray
+    rank_bias: np.ndarray
+    kernel: np.ndarray
+
 
 FOLD_IN_STEPS = 50
 FOLD_IN_LEARNING_RATE = 0.1
@@ -90,19 +105,60 @@ class ReadersArchitecture(Architecture):
         return FitResult(model, kept, history, time.perf_counter() - started)
 
     def warm_fit(self, data, scale, seed, epochs, previous, previous_data, verbose) -> FitResult:
+        previous_ids = (previous_data.user_ids, previous_data.book_ids)
+        return self._warm(data, scale, seed, epochs, previous.model, previous_ids, verbose)
+
+    def _warm(self, data, scale, seed, epochs, old, previous_ids, verbose) -> FitResult:
         keras.utils.set_random_seed(seed)
         counts = np.bincount(data.books, minlength=data.n_books)
         model = self.build(data.n_users, data.n_books, float(np.mean(data.stars)), scale, counts)
-        kept = warm_start(
-            model,
-            previous.model,
-            (data.user_ids, data.book_ids),
-            (previous_data.user_ids, previous_data.book_ids),
-        )
+        kept = warm_start(model, old, (data.user_ids, data.book_ids), previous_ids)
         started = time.perf_counter()
         history = self._train(model, data, epochs, seed, verbose)
         history["warm_start"] = [float(kept["users_kept"]), float(kept["books_kept"])]
         return FitResult(model, epochs, history, time.perf_counter() - started)
+
+    def can_warm_start(self, hyperparameters, arrays) -> bool:
+        needed = {"user_ids", "book_ids", "user_factors", "user_bias", "book_factors"}
+        needed |= {"book_bias", "rank_projection", "rank_bias"}
+        if not needed <= set(arrays):
+            return False
+        same = ("dim", "implicit")
+        return all(hyperparameters.get(k) == self.model_params.get(k) for k in same)
+
+    def warm_fit_from(self, data, scale, seed, epochs, arrays, verbose) -> FitResult:
+        """From a published version: its served reader vectors x_u are p_u (plus, with the
+        implicit part, |N(u)|^-1/2 sum y over the history, taken off again here over the
+        current history: an approximation for readers who rated since)."""
+        user_factors = np.asarray(arrays["user_factors"], dtype=np.float32)
+        implicit = arrays.get("implicit_factors")
+        if implicit is not None and bool(self.model_params.get("implicit")):
+            old_users = np.asarray(arrays["user_ids"])
+            rows = np.searchsorted(old_users, data.user_ids[data.users])
+            hit = (rows < old_users.size) & (
+                old_users[np.minimum(rows, old_users.size - 1)] == data.user_ids[data.users]
+            )
+            old_books = np.asarray(arrays["book_ids"])
+            cols = np.searchsorted(old_books, data.book_ids[data.books])
+            hit &= (cols < old_books.size) & (
+                old_books[np.minimum(cols, old_books.size - 1)] == data.book_ids[data.books]
+            )
+            user_factors = user_factors - implicit_part(
+                np.asarray(implicit), rows[hit], cols[hit], old_users.size
+            )
+        old = PublishedWeights(
+            user_factors=user_factors,
+            user_bias=np.asarray(arrays["user_bias"]),
+            book_factors=np.asarray(arrays["book_factors"]),
+            implicit_factors=np.asarray(
+                implicit if implicit is not None else np.zeros_like(arrays["book_factors"])
+            ),
+            book_bias=np.asarray(arrays["book_bias"]),
+            rank_bias=np.asarray(arrays["rank_bias"]),
+            kernel=np.asarray(arrays["rank_projection"]),
+        )
+        previous_ids = (np.asarray(arrays["user_ids"]), np.asarray(arrays["book_ids"]))
+        return self._warm(data, scale, seed, epochs, old, previous_ids, verbose)
 
     def prepare_holdout(self, model, users, books) -> None:
         model.materialize(users, books)
