@@ -83,9 +83,11 @@ def _train(
         raise SystemExit(
             f"training needs the 'train' extra (pip install 'bookrec[train]'): {exc}"
         ) from None
+    from app.model_store import build_model_store
+
     result = train(
         settings.database_url,
-        settings.model_dir,
+        build_model_store(settings),
         arch=arch,
         epochs=epochs,
         seed=seed,
@@ -105,17 +107,26 @@ def _train(
 
 
 def _evaluate(settings: Settings, args: argparse.Namespace) -> None:
+    from app.model_store import build_model_store
     from training.pipeline import evaluate
 
-    result = evaluate(settings.database_url, Path(args.model) if args.model else settings.model_dir)
+    if args.model:
+        model = Path(args.model)
+    else:
+        store = build_model_store(settings)
+        current = store.current()
+        if current is None:
+            raise SystemExit(f"bookrec: no current model in {store}")
+        model = store.path(current)
+    result = evaluate(settings.database_url, model)
     print(metrics_table(result.rows, result.title))
 
 
 def _model(settings: Settings, args: argparse.Namespace) -> None:
-    from artifact import ModelStore
+    from app.model_store import build_model_store
     from inference import Recommender
 
-    store = ModelStore(settings.model_dir)
+    store = build_model_store(settings)
     if args.model_command == "rollback":
         version = store.rollback(check=Recommender.load)
         print(f"current model is now {version}")
@@ -148,7 +159,7 @@ def _user(settings: Settings, args: argparse.Namespace) -> None:
 
 def _demo(settings: Settings, args: argparse.Namespace) -> None:
     """The main job: migrate, load the demo catalog, train a model, serve."""
-    from artifact import ModelStore
+    from app.model_store import build_model_store
     from db import importers
     from db.engine import make_engine
 
@@ -158,10 +169,11 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
         print(importers.import_demo(engine).summary())
     finally:
         engine.dispose()
-    if ModelStore(settings.model_dir).current() is None or args.retrain:
+    store = build_model_store(settings)
+    if store.current() is None or args.retrain:
         _train(settings)
     else:
-        print(f"using the current model in {settings.model_dir} (--retrain to train again)")
+        print(f"using the current model in {store} (--retrain to train again)")
     _serve(settings, args.host, args.port, args.workers)
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from artifact import ModelStore, judge
+from artifact import DirectoryStore, Store, judge
 from inference import Recommender
 from training import archs
 from training import data as data_mod
@@ -115,13 +115,14 @@ def epochs_by_validation(
 
 def train(
     database_url: str,
-    model_dir: str | Path,
+    model_dir: Store | str | Path,
     arch: str = "default",
     epochs: int | None = None,
     seed: int = 42,
     force: bool = False,
 ) -> TrainResult:
-    """Train `arch` on the database's ratings and write (and maybe publish) an artifact."""
+    """Train `arch` on the database's ratings and write (and maybe publish) an artifact
+    into `model_dir`: a model store, or a path meaning a models directory."""
     verbose = (
         1 if sys.stdout.isatty() else 2
     )  # a progress bar on a terminal, a line per epoch in logs
@@ -132,7 +133,7 @@ def train(
 
 def train_frame(
     ratings: pd.DataFrame,
-    model_dir: str | Path,
+    model_dir: Store | str | Path,
     arch: str = "default",
     epochs: int | None = None,
     seed: int = 42,
@@ -144,7 +145,7 @@ def train_frame(
     if ratings.empty:
         raise ValueError("no ratings to train on")
     scale = data_mod.rating_scale(ratings)
-    store = ModelStore(model_dir)
+    store = model_dir if isinstance(model_dir, Store) else DirectoryStore(model_dir)
 
     # 1-3: honest holdout numbers through the exported graph.
     train_part, test_part = stratified_split(ratings, TEST_FRACTION, SPLIT_SEED)
