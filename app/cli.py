@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -85,14 +86,10 @@ def _train(
         ) from None
     from app.model_store import build_model_store
 
-    result = train(
-        settings.database_url,
-        build_model_store(settings),
-        arch=arch,
-        epochs=epochs,
-        seed=seed,
-        force=force,
-    )
+    with contextlib.closing(build_model_store(settings)) as store:
+        result = train(
+            settings.database_url, store, arch=arch, epochs=epochs, seed=seed, force=force
+        )
     title = (
         "Held-out evaluation (per-user 25% split, model fit on the training part only, "
         f"scored through ONNX); {result.gate}"
@@ -113,11 +110,11 @@ def _evaluate(settings: Settings, args: argparse.Namespace) -> None:
     if args.model:
         model = Path(args.model)
     else:
-        store = build_model_store(settings)
-        current = store.current()
-        if current is None:
-            raise SystemExit(f"bookrec: no current model in {store}")
-        model = store.path(current)
+        with contextlib.closing(build_model_store(settings)) as store:
+            current = store.current()
+            if current is None:
+                raise SystemExit(f"bookrec: no current model in {store}")
+            model = store.path(current)
     result = evaluate(settings.database_url, model)
     print(metrics_table(result.rows, result.title))
 
@@ -126,14 +123,14 @@ def _model(settings: Settings, args: argparse.Namespace) -> None:
     from app.model_store import build_model_store
     from inference import Recommender
 
-    store = build_model_store(settings)
-    if args.model_command == "rollback":
-        version = store.rollback(check=Recommender.load)
-        print(f"current model is now {version}")
-    else:
-        current = store.current()
-        for version in store.versions():
-            print(("* " if version == current else "  ") + version)
+    with contextlib.closing(build_model_store(settings)) as store:
+        if args.model_command == "rollback":
+            version = store.rollback(check=Recommender.load)
+            print(f"current model is now {version}")
+        else:
+            current = store.current()
+            for version in store.versions():
+                print(("* " if version == current else "  ") + version)
 
 
 def _user(settings: Settings, args: argparse.Namespace) -> None:
@@ -169,11 +166,13 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
         print(importers.import_demo(engine).summary())
     finally:
         engine.dispose()
-    store = build_model_store(settings)
-    if store.current() is None or args.retrain:
+    with contextlib.closing(build_model_store(settings)) as store:
+        current = store.current()
+        where = str(store)
+    if current is None or args.retrain:
         _train(settings)
     else:
-        print(f"using the current model in {store} (--retrain to train again)")
+        print(f"using the current model in {where} (--retrain to train again)")
     _serve(settings, args.host, args.port, args.workers)
 
 

@@ -13,8 +13,12 @@ from db.model_blobs import ModelBlobs
 
 
 def build_model_store(settings: Settings, engine: Engine | None = None) -> Store:
-    """`engine`: the process's engine, if it has one (the database store reuses it)."""
+    """`engine`: the process's engine, if it has one (the database store reuses it; else
+    it makes one of its own, disposed of by the store's `close()`)."""
     if settings.model_store == "database":
-        blobs = ModelBlobs(engine if engine is not None else make_engine(settings.database_url))
+        if engine is not None:
+            blobs = ModelBlobs(engine)
+        else:
+            blobs = ModelBlobs(make_engine(settings.database_url), owns_engine=True)
         return DatabaseStore(blobs, settings.model_cache_dir)
     return DirectoryStore(settings.model_dir)

@@ -95,6 +95,8 @@ class Blobs(Protocol):
 
     def history(self, limit: int) -> Sequence[Switch]: ...
 
+    def close(self) -> None: ...
+
 
 class DatabaseStore(Store):
     kind = "database"
@@ -105,6 +107,9 @@ class DatabaseStore(Store):
 
     def __str__(self) -> str:
         return f"the database model store (local cache {self.cache_dir})"
+
+    def close(self) -> None:
+        self.blobs.close()
 
     # ------------------------------------------------------------------ reading
 

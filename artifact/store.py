@@ -128,6 +128,9 @@ class Store(ABC):
     def _switch(self, version: str, action: str) -> None:
         """Point CURRENT at `version`, atomically (`action`: "publish" or "rollback")."""
 
+    def close(self) -> None:  # noqa: B027 - most stores hold nothing open
+        """Release what the store holds open (the database store's own engine)."""
+
     def next_version(self) -> str:
         versions = self.versions()
         return f"v{version_number(versions[-1]) + 1 if versions else 1:04d}"

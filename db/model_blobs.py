@@ -50,8 +50,14 @@ class SwitchRow:
 
 
 class ModelBlobs:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, owns_engine: bool = False) -> None:
+        """`owns_engine`: `close()` disposes of it (else its owner does)."""
         self.engine = engine
+        self.owns_engine = owns_engine
+
+    def close(self) -> None:
+        if self.owns_engine:
+            self.engine.dispose()
 
     def version_names(self) -> list[str]:
         with self.engine.connect() as conn:
