@@ -264,9 +264,12 @@ def haproxy_config(lb_address: str, api: dict[str, str]) -> str:
     )
     return f"""global
     maxconn 4096
+    log stdout format raw local0 info
 
 defaults
     mode http
+    log global
+    option httplog
     timeout connect 2s
     timeout client 60s
     timeout server 60s
@@ -292,7 +295,9 @@ backend api
 
 @dataclass
 class Timeline:
-    """Outcomes with their absolute start (perf_counter) and the phases' boundaries."""
+    """Outcomes with the moment they ended (perf_counter: when the client learnt how they
+    went), and the phases' boundaries: a request in flight when a fault began counts in the
+    fault's phase."""
 
     outcomes: list[tuple[float, Outcome]] = field(default_factory=list)
     phases: list[tuple[str, float]] = field(default_factory=list)
@@ -339,7 +344,7 @@ def drive_until(
                     sent += 1
                     outcome = await _send(clients[index], make(index, seq), t0)
                     seq += 1
-                    on_outcome(t0 + outcome.started, outcome)
+                    on_outcome(t0 + outcome.started + outcome.latency, outcome)
 
             await asyncio.gather(*(vu(i) for i in range(concurrency)))
 
