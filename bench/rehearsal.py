@@ -243,17 +243,19 @@ class Postgres:
 # --------------------------------------------------------------------------- haproxy
 
 
-def ensure_haproxy() -> str:
-    found = shutil.which("haproxy")
+def ensure_tool(binary: str, package: str) -> str:
+    """The path of `binary`, installing Debian's `package` with apt-get if it is missing
+    (CI runs as root on a fresh machine)."""
+    found = shutil.which(binary)
     if found:
         return found
-    log("haproxy is missing: apt-get install haproxy")
+    log(f"{binary} is missing: apt-get install {package}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "haproxy"], env=env, check=True, timeout=900)
-    found = shutil.which("haproxy")
+    subprocess.run(["apt-get", "install", "-y", "-qq", package], env=env, check=True, timeout=900)
+    found = shutil.which(binary)
     if not found:
-        raise SystemExit("rehearsal: haproxy could not be installed")
+        raise SystemExit(f"rehearsal: {binary} could not be installed")
     return found
 
 
@@ -456,7 +458,7 @@ class Rehearsal:
 
         config = self.workdir / "haproxy.cfg"
         config.write_text(haproxy_config(lb_address, self.api))
-        haproxy = ensure_haproxy()
+        haproxy = ensure_tool("haproxy", "haproxy")
         self.haproxy = Proc(
             "haproxy",
             self.net.exec_argv(LB_HOST, [haproxy, "-f", str(config), "-db"]),
@@ -746,10 +748,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("rehearsal: needs root (network namespaces, a PostgreSQL cluster of its own)")
         return 2
-    for tool in ("ip", "runuser"):
-        if shutil.which(tool) is None:
-            print(f"rehearsal: {tool} is missing")
-            return 2
+    ensure_tool("ip", "iproute2")
+    ensure_tool("runuser", "util-linux")
+    ensure_tool("haproxy", "haproxy")  # before anything is built
     if not (PG_BIN / "initdb").is_file():
         print(f"rehearsal: PostgreSQL 15 binaries not found in {PG_BIN} (scripts/postgres.sh)")
         return 2
