@@ -25,7 +25,8 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +42,8 @@ from artifact.store import (
 )
 
 CHUNK_BYTES = 4 << 20  # a blob is stored in parts of this size: bounded memory both ways
+CACHED_VERSIONS = 3  # the cache keeps this host's newest versions; older ones are fetched again
+STALE_STAGING_SECONDS = 3600  # a .tmp-* this old was left by a process that died mid-copy
 
 
 class StoredFile(Protocol):
@@ -159,7 +162,34 @@ class DatabaseStore(Store):
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        self.prune_cache(keep={version})
         return target
+
+    def prune_cache(self, keep: Collection[str] = ()) -> list[str]:
+        """Remove cached versions but the newest CACHED_VERSIONS and `keep` (they are in the
+        database: a later path() fetches one again), and staging directories left by a
+        process that died mid-copy. A model being served is in memory already (and on Linux
+        a file stays readable by whoever has it open). Returns what was removed."""
+        if not self.cache_dir.is_dir():
+            return []
+        cached = sorted(
+            (
+                p.name
+                for p in self.cache_dir.iterdir()
+                if p.is_dir() and VERSION_PATTERN.match(p.name)
+            ),
+            key=version_number,
+        )
+        removed = [v for v in cached[:-CACHED_VERSIONS] if v not in keep]
+        for name in removed:
+            shutil.rmtree(self.cache_dir / name, ignore_errors=True)
+        now = time.time()
+        for path in self.cache_dir.glob(".tmp-*"):
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime > STALE_STAGING_SECONDS:
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path.name)
+        return removed
 
     def _files(self, version: str) -> Sequence[StoredFile]:
         files = self.blobs.files(version)
@@ -219,6 +249,7 @@ class DatabaseStore(Store):
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        self.prune_cache(keep={version})
 
     def _upload(self, version: str, staging: Path) -> None:
         manifest = read_manifest(staging)

@@ -316,3 +316,26 @@ def test_a_damaged_manifest_blob_is_refused(hosts: list[Host]) -> None:
     with pytest.raises(ArtifactError, match=r"v0001/manifest\.json: damaged"):
         server.store.path("v0001")
     shutil.rmtree(server.store.cache_dir, ignore_errors=True)
+
+
+def test_the_cache_keeps_the_newest_versions_and_fetches_others_again(hosts: list[Host]) -> None:
+    trainer, server = hosts
+    for seed in range(1, 6):
+        add(trainer.store, seed=seed)
+    stale = server.store.cache_dir / ".tmp-v0009-died"
+    stale.mkdir(parents=True)
+    os.utime(stale, (1, 1))  # left by a process that died mid-copy long ago
+    for version in ("v0001", "v0002", "v0003", "v0004", "v0005"):
+        server.store.path(version)
+    cached = sorted(p.name for p in server.store.cache_dir.iterdir())
+    assert cached == ["v0003", "v0004", "v0005"]
+    assert len(list(trainer.store.cache_dir.iterdir())) == 3  # the trainer's cache too
+    again = server.store.path("v0001")  # rolled back to, say: fetched and checked again
+    assert Recommender.load(again).version == "v0001"
+    # the newest three, and the one just asked for
+    assert sorted(p.name for p in server.store.cache_dir.iterdir()) == [
+        "v0001",
+        "v0003",
+        "v0004",
+        "v0005",
+    ]
