@@ -12,7 +12,9 @@ from app.settings import Settings
 from artifact import DirectoryStore
 from artifact.db_store import DatabaseStore
 from inference import Recommender
-from tests.artifact.test_model_stores import DB_BACKENDS, add, migrated_database
+
+pytest.importorskip("onnx")  # the hand-made artifacts
+from tests.support.model_stores import DB_BACKENDS, add, migrated_database
 
 
 @pytest.mark.parametrize("backend", DB_BACKENDS)

@@ -17,12 +17,12 @@ from artifact.db_store import DatabaseStore
 from db.engine import make_engine
 from db.model_blobs import ModelBlobs
 from inference import Recommender
-from tests.artifact.test_model_stores import DB_BACKENDS, add, migrated_database
 from tests.reliability.conftest import server_env
 from tests.support.server import Server, bookrec_server
 
 pytestmark = pytest.mark.slow
-pytest.importorskip("onnx")
+pytest.importorskip("onnx")  # the hand-made artifacts
+from tests.support.model_stores import DB_BACKENDS, add, migrated_database  # noqa: E402
 
 
 @pytest.fixture(params=DB_BACKENDS)
