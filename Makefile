@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo install test test-sqlite lint typecheck audit audit-http ci bench-quality bench-serve bench-load bench-scale bench-import clean
+.PHONY: demo install test test-sqlite lint typecheck audit audit-http ci bench-quality bench-serve bench-load bench-scale bench-import bench-rehearsal clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,7 @@ ci: lint typecheck test audit audit-http
 	$(BIN)/python bench/serve.py --quick
 	$(BIN)/python bench/load.py --quick
 	BOOKREC_TEST_DATABASE_URL="$$(scripts/postgres.sh)" $(BIN)/python bench/importing.py --quick
+	scripts/postgres.sh >/dev/null && $(BIN)/python bench/rehearsal.py --quick
 
 bench-quality: $(STAMP)
 	$(BIN)/python bench/quality.py
@@ -59,6 +60,10 @@ bench-load: $(STAMP)
 
 bench-import: $(STAMP)
 	BOOKREC_TEST_DATABASE_URL="$$(scripts/postgres.sh)" $(BIN)/python bench/importing.py
+
+## Several hosts in network namespaces behind haproxy, with faults (root; installs haproxy).
+bench-rehearsal: $(STAMP)
+	scripts/postgres.sh >/dev/null && $(BIN)/python bench/rehearsal.py
 
 clean:
 	rm -rf $(VENV) bookrec.db bookrec.db-* models .bookrec-dev-key

@@ -48,6 +48,7 @@ from app.metrics import (
     operation_label,
     outcome_of,
 )
+from app.model_store import build_model_store
 from app.settings import Settings
 from db.engine import make_engine
 from db.popularity import PopularityCache
@@ -270,7 +271,7 @@ class _TooLarge(Exception):
 
 def build_services(settings: Settings, engine: Engine) -> Services:
     popularity = PopularityCache(settings.database_url, settings.popularity_ttl_seconds)
-    live_model = LiveModel(settings.model_dir, threads=settings.onnx_threads)
+    live_model = LiveModel(build_model_store(settings, engine), threads=settings.onnx_threads)
     return Services(
         popularity=popularity,
         live_model=live_model,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -99,14 +100,12 @@ def _train(
         raise SystemExit(
             f"training needs the 'train' extra (pip install 'bookrec[train]'): {exc}"
         ) from None
-    result = train(
-        settings.database_url,
-        settings.model_dir,
-        arch=arch,
-        epochs=epochs,
-        seed=seed,
-        force=force,
-    )
+    from app.model_store import build_model_store
+
+    with contextlib.closing(build_model_store(settings)) as store:
+        result = train(
+            settings.database_url, store, arch=arch, epochs=epochs, seed=seed, force=force
+        )
     title = (
         "Held-out evaluation (per-user 25% split, model fit on the training part only, "
         f"scored through ONNX); {result.gate}"
@@ -121,10 +120,12 @@ def _train(
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    from app.model_store import build_model_store
     from app.worker import RetrainWorker, Schedule, TrainOutcome
     from db.engine import make_engine
 
     engine = make_engine(settings.database_url)
+    store = build_model_store(settings, engine)  # where the servers look for CURRENT
     try:
         if args.worker_command == "runs":
             from db.training_runs import recent_runs
@@ -145,7 +146,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
         def run_training(cold: bool, before_publish: Callable[[], None]) -> TrainOutcome:
             return train(
                 settings.database_url,
-                settings.model_dir,
+                store,
                 arch=settings.retrain_arch,
                 epochs=settings.retrain_epochs,
                 warm=WarmOptions(cold=True) if cold else warm,
@@ -154,7 +155,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
 
         worker = RetrainWorker(
             engine,
-            settings.model_dir,
+            store,
             run_training,
             Schedule(
                 every_hours=settings.retrain_every_hours,
@@ -180,30 +181,40 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
         else:
             worker.run_forever(cold=args.cold)
     finally:
+        store.close()
         engine.dispose()
 
 
 def _evaluate(settings: Settings, args: argparse.Namespace) -> None:
+    from app.model_store import build_model_store
     from training.pipeline import evaluate
 
-    result = evaluate(settings.database_url, Path(args.model) if args.model else settings.model_dir)
+    if args.model:
+        model = Path(args.model)
+    else:
+        with contextlib.closing(build_model_store(settings)) as store:
+            current = store.current()
+            if current is None:
+                raise SystemExit(f"bookrec: no current model in {store}")
+            model = store.path(current)
+    result = evaluate(settings.database_url, model)
     print(metrics_table(result.rows, result.title))
 
 
 def _model(settings: Settings, args: argparse.Namespace) -> None:
-    from artifact import ModelStore
+    from app.model_store import build_model_store
     from inference import Recommender
 
-    store = ModelStore(settings.model_dir)
-    if args.model_command == "experiment":
-        _experiment(settings, store, args)
-    elif args.model_command == "rollback":
-        version = store.rollback(check=Recommender.load)
-        print(f"current model is now {version}")
-    else:
-        current = store.current()
-        for version in store.versions():
-            print(("* " if version == current else "  ") + version)
+    with contextlib.closing(build_model_store(settings)) as store:
+        if args.model_command == "experiment":
+            _experiment(settings, store, args)
+        elif args.model_command == "rollback":
+            version = store.rollback(check=Recommender.load)
+            print(f"current model is now {version}")
+        else:
+            current = store.current()
+            for version in store.versions():
+                print(("* " if version == current else "  ") + version)
 
 
 def _experiment(settings: Settings, store: Any, args: argparse.Namespace) -> None:
@@ -390,7 +401,7 @@ def _export_user(engine: Any, name: str, output: str | None) -> None:
 
 def _demo(settings: Settings, args: argparse.Namespace) -> None:
     """The main job: migrate, load the demo catalog, train a model, serve."""
-    from artifact import ModelStore
+    from app.model_store import build_model_store
     from db import importers
     from db.engine import make_engine
 
@@ -400,10 +411,13 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
         print(importers.import_demo(engine).summary())
     finally:
         engine.dispose()
-    if ModelStore(settings.model_dir).current() is None or args.retrain:
+    with contextlib.closing(build_model_store(settings)) as store:
+        current = store.current()
+        where = str(store)
+    if current is None or args.retrain:
         _train(settings)
     else:
-        print(f"using the current model in {settings.model_dir} (--retrain to train again)")
+        print(f"using the current model in {where} (--retrain to train again)")
     _serve(settings, args.host, args.port, args.workers)
 
 

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./bookrec.db"
     model_dir: Path = Path("./models")
+    # Where model versions live: "directory" (BOOKREC_MODEL_DIR, one machine) or "database"
+    # (blobs in BOOKREC_DATABASE_URL's database, which every host follows; recommended with
+    # PostgreSQL). With "database", each host loads versions from its own local cache.
+    model_store: Literal["directory", "database"] = "directory"
+    model_cache_dir: Path = Path("./model-cache")
     secret_key: SecretStr | None = None
     token_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     # None: on outside production. Production turns both off unless set explicitly.

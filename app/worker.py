@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from artifact import ArtifactError, ModelStore
+from artifact import ArtifactError, DirectoryStore, Store
 from db import leases
 from db import training_runs as runs
 from db.ratings import count_ratings_since
@@ -100,13 +100,13 @@ class RetrainWorker:
     def __init__(
         self,
         engine: Engine,
-        model_dir: Path,
+        store: Store | Path,
         train: TrainFunction,
         schedule: Schedule,
         holder: str | None = None,
     ) -> None:
         self.engine = engine
-        self.store = ModelStore(model_dir)
+        self.store = store if isinstance(store, Store) else DirectoryStore(store)
         self.train = train
         self.schedule = schedule
         self.holder = holder or holder_name()

@@ -64,20 +64,25 @@ def read_manifest(artifact_dir: Path) -> dict[str, Any]:
     path = Path(artifact_dir) / MANIFEST
     if not path.is_file():
         raise ArtifactError(f"{path}: manifest missing")
+    return parse_manifest(path.read_bytes(), str(path))
+
+
+def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
+    """A manifest's bytes, checked as `read_manifest` does (`where` names it in errors)."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{path}: manifest is not valid JSON ({exc})") from exc
+        raise ArtifactError(f"{where}: manifest is not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):
-        raise ArtifactError(f"{path}: manifest is not a JSON object")
+        raise ArtifactError(f"{where}: manifest is not a JSON object")
     for key, kind in REQUIRED_KEYS.items():
         if key not in manifest:
-            raise ArtifactError(f"{path}: manifest lacks required key {key!r}")
+            raise ArtifactError(f"{where}: manifest lacks required key {key!r}")
         if not isinstance(manifest[key], kind):
-            raise ArtifactError(f"{path}: manifest key {key!r} should be a {kind.__name__}")
+            raise ArtifactError(f"{where}: manifest key {key!r} should be a {kind.__name__}")
     if manifest["schema_version"] != SCHEMA_VERSION:
         raise ArtifactError(
-            f"{path}: manifest schema_version {manifest['schema_version']} is not {SCHEMA_VERSION}"
+            f"{where}: manifest schema_version {manifest['schema_version']} is not {SCHEMA_VERSION}"
         )
     return manifest
 

@@ -316,3 +316,88 @@ class WorkerLease(SQLModel, table=True):
     name: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
     holder: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     expires_at: datetime = Field(sa_column=_timestamp())
+
+
+# ---------------------------------------------------------------- the database model store
+# (artifact.db_store.DatabaseStore over db.model_blobs): every host follows these rows.
+
+MODEL_SWITCH_ACTIONS = ("publish", "rollback")
+
+
+class ModelVersionRow(SQLModel, table=True):
+    """A model version stored in the database (complete: written in one transaction)."""
+
+    __tablename__ = "model_version"
+    __table_args__ = (sa.CheckConstraint("number >= 1", name="number_positive"),)
+
+    version: str = Field(sa_column=sa.Column(sa.String(32), primary_key=True))
+    number: int = Field(sa_column=sa.Column(sa.Integer, nullable=False, unique=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class ModelFileRow(SQLModel, table=True):
+    """One file of a version, with the sha256 it was stored with (checked on every read)."""
+
+    __tablename__ = "model_file"
+    __table_args__ = (sa.CheckConstraint("size >= 0 AND parts >= 0", name="size_parts"),)
+
+    version: str = Field(
+        sa_column=sa.Column(
+            sa.String(32),
+            sa.ForeignKey("model_version.version", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    name: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
+    sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    size: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    parts: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+
+
+class ModelBlobRow(SQLModel, table=True):
+    """A part of a file's bytes (files are stored in parts: bounded memory both ways)."""
+
+    __tablename__ = "model_blob"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["version", "name"],
+            ["model_file.version", "model_file.name"],
+            name="fk_model_blob_version_model_file",
+            ondelete="CASCADE",
+        ),
+    )
+
+    version: str = Field(sa_column=sa.Column(sa.String(32), primary_key=True))
+    name: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
+    part: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True))
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+
+
+class ModelPointerRow(SQLModel, table=True):
+    """CURRENT: one row; `sequence` grows by one at every switch, so a host polling it
+    sees every change (even back to a version it served before)."""
+
+    __tablename__ = "model_pointer"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
+    version: str = Field(
+        sa_column=sa.Column(sa.String(32), sa.ForeignKey("model_version.version"), nullable=False)
+    )
+    sequence: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    switched_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class ModelSwitchRow(SQLModel, table=True):
+    """The history of CURRENT: every publish and rollback, by sequence number."""
+
+    __tablename__ = "model_switch"
+    __table_args__ = (sa.CheckConstraint(f"action IN {MODEL_SWITCH_ACTIONS}", name="action_known"),)
+
+    sequence: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
+    version: str = Field(
+        sa_column=sa.Column(sa.String(32), sa.ForeignKey("model_version.version"), nullable=False)
+    )
+    previous_version: str | None = Field(default=None, sa_column=sa.Column(sa.String(32)))
+    action: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

@@ -2,7 +2,9 @@
 
 A new current version is loaded and verified off the request path, then swapped in with a
 single assignment; a version that fails its checks is refused (logged, reported in
-`status()`) and the previous model keeps serving."""
+`status()`) and the previous model keeps serving. A store that cannot be reached (its
+database restarting) is tried again at the next poll, and a host that was down during a
+publish catches up at its first poll: only the pointer's state is compared, never events."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artifact import ArtifactError, ModelStore
+from artifact import ArtifactError, DirectoryStore, Store
 from inference.recommender import Recommender
 
 log = logging.getLogger("bookrec.model")
@@ -27,8 +29,9 @@ class Refusal:
 
 
 class LiveModel:
-    def __init__(self, model_dir: str | Path, threads: int = 1) -> None:
-        self.store = ModelStore(model_dir)
+    def __init__(self, store: Store | str | Path, threads: int = 1) -> None:
+        """`store`: the model store (a path means a models directory)."""
+        self.store = store if isinstance(store, Store) else DirectoryStore(store)
         self.threads = threads
         self.current: Recommender | None = None
         self.last_refusal: Refusal | None = None
@@ -42,27 +45,39 @@ class LiveModel:
     def refresh(self) -> bool:
         """Blocking: load the CURRENT version if it changed. True if a new model is live."""
         with self._lock:
-            state = self.store.pointer_state()
+            try:
+                state = self.store.pointer_state()
+            except Exception as exc:  # e.g. the database store's server is restarting
+                log.warning("cannot read the model store's CURRENT (%s); keeping the model", exc)
+                return False
             if state is None or state == self._seen:
                 return False
-            self._seen = state
             try:
                 version = self.store.current()
                 if version is None:
                     return False
                 if self.current is not None and self.current.version == version:
+                    self._seen = state
                     self.last_refusal = None  # pointed back at what is serving: all is well
                     return False
-                model = Recommender.load(self.store.path(version), threads=self.threads)
+                path = self.store.path(version)  # the database store downloads it here
             except ArtifactError as exc:
-                self.last_refusal = Refusal(state[0], str(exc), time.time())
-                serving = self.current.version if self.current else "none"
-                log.error("refused model %s: %s (still serving: %s)", state[0], exc, serving)
+                return self._refuse(state, exc)
+            except Exception as exc:  # the store unreachable: tried again at the next poll
+                log.warning(
+                    "cannot fetch model %s from %s (%s); will retry", state[0], self.store, exc
+                )
                 return False
+            try:
+                model = Recommender.load(path, threads=self.threads)
+            except ArtifactError as exc:
+                return self._refuse(state, exc)
             except Exception as exc:  # an artifact must never take the server down
+                self._seen = state
                 self.last_refusal = Refusal(state[0], f"{type(exc).__name__}: {exc}", time.time())
                 log.exception("could not load model %s; keeping the current one", state[0])
                 return False
+            self._seen = state
             previous = self.current.version if self.current else None
             self.current = model
             self.last_refusal = None
@@ -96,11 +111,19 @@ class LiveModel:
             log.info("serving experiment variant %s", version)
             return True
 
+    def _refuse(self, state: tuple[str, int], exc: ArtifactError) -> bool:
+        self._seen = state  # refused for good: not tried again until CURRENT moves
+        self.last_refusal = Refusal(state[0], str(exc), time.time())
+        serving = self.current.version if self.current else "none"
+        log.error("refused model %s: %s (still serving: %s)", state[0], exc, serving)
+        return False
+
     def status(self) -> dict[str, Any]:
         model = self.current
         refusal = self.last_refusal
         return {
             "version": model.version if model else None,
+            "store": self.store.kind,
             "refused": None
             if refusal is None
             else {"version": refusal.version, "reason": refusal.reason, "at": refusal.at},

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from artifact import ArtifactError, ModelStore
+from artifact import ArtifactError, Store
 from inference.recommender import Recommender
 
 log = logging.getLogger("bookrec.model")
@@ -86,7 +86,7 @@ def _loss_curve(manifest: dict[str, Any]) -> list[LossPoint]:
     return points
 
 
-def describe(store: ModelStore, version: str, current: str | None) -> VersionInfo:
+def describe(store: Store, version: str, current: str | None) -> VersionInfo:
     try:
         manifest = store.manifest(version)
     except ArtifactError:
@@ -103,7 +103,7 @@ def describe(store: ModelStore, version: str, current: str | None) -> VersionInf
     )
 
 
-def list_versions(store: ModelStore) -> list[VersionInfo]:
+def list_versions(store: Store) -> list[VersionInfo]:
     """Every version, newest first. Blocking (reads the manifests)."""
     try:
         current = store.current()
@@ -112,7 +112,7 @@ def list_versions(store: ModelStore) -> list[VersionInfo]:
     return [describe(store, v, current) for v in reversed(store.versions())]
 
 
-def rollback(store: ModelStore) -> VersionInfo:
+def rollback(store: Store) -> VersionInfo:
     """Make the newest older version that loads for serving current (`bookrec model
     rollback`); NothingToRollBack if there is none. Blocking: it loads candidates."""
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from artifact import ArtifactError, ModelStore, verify_checksums
+from artifact import ArtifactError, Store, read_manifest, verify_checksums
 from training.archs.base import Architecture, FitResult
 from training.data import Encoded
 
@@ -62,9 +62,7 @@ def change_share(manifest: dict, arrays: dict[str, np.ndarray], ratings: pd.Data
     )
 
 
-def plan(
-    store: ModelStore, spec: Architecture, ratings: pd.DataFrame, options: WarmOptions
-) -> Plan:
+def plan(store: Store, spec: Architecture, ratings: pd.DataFrame, options: WarmOptions) -> Plan:
     if options.cold:
         return Plan(None, 0, "cold fit (asked for)")
     current = store.current()
@@ -98,5 +96,5 @@ def warm_fit(
     source: Path,
     verbose: int | str,
 ) -> FitResult | None:
-    arrays = _load_arrays(source, ModelStore(source.parent).manifest(source.name))
+    arrays = _load_arrays(source, read_manifest(source))
     return spec.warm_fit_from(data, scale, seed, epochs, arrays, verbose)

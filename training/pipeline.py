@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from artifact import ModelStore, judge
+from artifact import DirectoryStore, Store, judge
 from inference import Recommender
 from training import archs, incremental
 from training import data as data_mod
@@ -123,7 +123,7 @@ def epochs_by_validation(
 
 def train(
     database_url: str,
-    model_dir: str | Path,
+    model_dir: Store | str | Path,
     arch: str = "default",
     epochs: int | None = None,
     seed: int = 42,
@@ -131,7 +131,8 @@ def train(
     warm: WarmOptions | None = None,
     before_publish: Callable[[], None] | None = None,
 ) -> TrainResult:
-    """Train `arch` on the database's ratings and write (and maybe publish) an artifact.
+    """Train `arch` on the database's ratings and write (and maybe publish) an artifact
+    into `model_dir`: a model store, or a path meaning a models directory.
     `warm`: retrain incrementally from the current version when it can (`bookrec worker`).
     `before_publish`: called just before CURRENT would switch; raising stops the publish."""
     verbose = (
@@ -156,7 +157,7 @@ def train(
 
 def train_frame(
     ratings: pd.DataFrame,
-    model_dir: str | Path,
+    model_dir: Store | str | Path,
     arch: str = "default",
     epochs: int | None = None,
     seed: int = 42,
@@ -171,7 +172,7 @@ def train_frame(
     if ratings.empty:
         raise ValueError("no ratings to train on")
     scale = data_mod.rating_scale(ratings)
-    store = ModelStore(model_dir)
+    store = model_dir if isinstance(model_dir, Store) else DirectoryStore(model_dir)
     plan = incremental.plan(store, spec, ratings, warm) if warm is not None else None
     warm_source = plan.source if plan is not None else None
 
