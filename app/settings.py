@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # run in all (1: never again).
     mutation_attempts: int = Field(default=5, ge=1)
     log_level: str = "INFO"
+    # The reader app (/) and the staff dashboard (/staff), served from app/static/.
+    web_pages: bool = True
     # Browser origins allowed to call the API from another origin (CORS), e.g.
     # "https://shop.example,https://app.example". Empty: no cross-origin access.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
