@@ -42,14 +42,24 @@ _SELF_ONLY = {
 }
 
 
-def content_security_policy(cover_images: bool = False) -> str:
+# GraphiQL's menus and dialogs (Radix, through react-remove-scroll-bar) insert one <style>
+# element to lock the page's scrolling while they are open. Its text depends only on the
+# page's scrollbar gap and body margins, which GraphiQL's page fixes (overflow hidden,
+# margin 0), so it is always the same and allowed by its hash rather than 'unsafe-inline'.
+# tests/browser checks that no CSP refusal happens when they open.
+GRAPHIQL_STYLE_HASHES = ("'sha256-Y/huXlwoYkVyQlxwSVcCi1RCDGDCSVBzDt0hYP9qlTc='",)
+
+
+def content_security_policy(cover_images: bool = False, style_hashes: tuple[str, ...] = ()) -> str:
     directives = dict(_SELF_ONLY)
     if cover_images:
         directives["img-src"] = "'self' data: https:"
+    if style_hashes:
+        directives["style-src"] = " ".join(("'self'", *style_hashes))
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-GRAPHIQL_CSP = content_security_policy()
+GRAPHIQL_CSP = content_security_policy(style_hashes=GRAPHIQL_STYLE_HASHES)
 READER_CSP = content_security_policy(cover_images=True)
 PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",

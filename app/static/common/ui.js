@@ -18,6 +18,11 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// replaceChildren, leaving out the null/false of optional parts (the DOM would print "null").
+export function put(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 export function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -38,9 +43,9 @@ let toastTimer;
 export function toast(kind, text) {
   const box = document.getElementById("toast");
   if (!box) return;
-  box.replaceChildren(notice(kind, text));
+  put(box, notice(kind, text));
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => box.replaceChildren(), 6000);
+  toastTimer = setTimeout(() => put(box), 6000);
 }
 
 function tone(text) {

@@ -3,16 +3,16 @@
 // #/signin, #/signup. Each view is a function that renders into <main>.
 
 import { ApiError, gql, setToken, token } from "/static/common/api.js";
-import { cover, el, notice, starRating, starsText, toast } from "/static/common/ui.js";
+import { cover, el, notice, put, starRating, toast } from "/static/common/ui.js";
 
 const main = document.getElementById("main");
 const PAGE = 12;
 
 const SOURCE_WORDS = {
-  MODEL: "Picked for you",
-  REFRESHED: "Picked for you, updated",
-  FOLD_IN: "From your ratings",
-  CATEGORY_POPULAR: "Popular in your categories",
+  MODEL: "For you",
+  REFRESHED: "For you, updated",
+  FOLD_IN: "Your ratings",
+  CATEGORY_POPULAR: "Your categories",
   POPULAR: "Popular",
 };
 
@@ -37,13 +37,13 @@ async function loadViewer() {
 function renderAccount() {
   const box = document.getElementById("account");
   if (viewer) {
-    box.replaceChildren(
+    put(box, 
       el("span", {}, "Signed in as ", el("strong", {}, viewer.username)),
       viewer.isStaff ? el("a", { href: "/staff", class: "button secondary" }, "Staff") : null,
       el("button", { type: "button", class: "secondary", onclick: signOut }, "Sign out"),
     );
   } else {
-    box.replaceChildren(
+    put(box, 
       el("a", { href: "#/signin", class: "button secondary" }, "Sign in"),
       el("a", { href: "#/signup", class: "button" }, "Sign up"),
     );
@@ -58,7 +58,7 @@ function signOut() {
 }
 
 function show(...children) {
-  main.replaceChildren(...children);
+  put(main, ...children);
 }
 
 function showError(error, where = main) {
@@ -81,7 +81,7 @@ function bookCard(book, extra = {}) {
   return el("article", { class: "card", "data-book-id": book.id },
     el("a", { href, class: "cover-link", tabindex: "-1", "aria-hidden": "true" }, cover(book)),
     el("div", { class: "body" },
-      extra.source ? el("span", {}, el("span", { class: "badge", title: extra.source }, SOURCE_WORDS[extra.source] || extra.source)) : null,
+      extra.source ? el("span", { class: "badge", title: extra.source }, SOURCE_WORDS[extra.source] || extra.source) : null,
       el("a", { href, class: "title" }, book.title),
       book.authors ? el("span", { class: "authors" }, book.authors) : null,
       book.averageRating != null
@@ -100,8 +100,8 @@ function recommendationGrid(picks) {
 
 // ---------------------------------------------------------------- home
 
-const RECOMMENDATIONS = `query Recommendations($first: Int!, $after: String, $categoryId: ID) {
-  recommendations(first: $first, after: $after, categoryId: $categoryId) {
+const RECOMMENDATIONS = `query Recommendations($first: Int!, $after: String, $categoryId: ID, $excludeBookIds: [ID!]) {
+  recommendations(first: $first, after: $after, categoryId: $categoryId, excludeBookIds: $excludeBookIds) {
     listId source score predictedStars
     book { ${BOOK_FIELDS} }
     because { id title }
@@ -118,8 +118,13 @@ async function homeView() {
   await shelfSection(shelf);
 }
 
+// The books the main list shows: a shelf leaves them out (`excludeBookIds`).
+function onScreen() {
+  return Array.from(document.querySelectorAll("[data-list=main] .card"), (card) => card.dataset.bookId);
+}
+
 // A list with "More": `after: listId` continues the same list, never repeating a book.
-async function recommendationList(container, categoryId) {
+async function recommendationList(container, categoryId, exclude = () => []) {
   const grid = el("div", { class: "grid", "data-list": categoryId ? "shelf" : "main" });
   const more = el("button", { type: "button", class: "secondary" }, "More");
   const status = el("p", { class: "muted small", "aria-live": "polite" });
@@ -128,7 +133,8 @@ async function recommendationList(container, categoryId) {
   const load = async () => {
     more.disabled = true;
     try {
-      const data = await gql(RECOMMENDATIONS, { first: PAGE, after: listId, categoryId });
+      const excludeBookIds = listId ? null : exclude().slice(0, 500);
+      const data = await gql(RECOMMENDATIONS, { first: PAGE, after: listId, categoryId, excludeBookIds });
       const picks = data.recommendations;
       if (picks.length) listId = picks[0].listId;
       grid.append(...Array.from(recommendationGrid(picks).children));
@@ -158,8 +164,8 @@ async function shelfSection(section) {
   section.append(el("h2", { id: "shelf-title" }, "Shelves"), tabs, body);
   const open = async (category) => {
     for (const button of tabs.children) button.setAttribute("aria-pressed", String(button.dataset.id === category.id));
-    body.replaceChildren(el("p", { class: "muted small" }, `The best of ${category.name} for you`));
-    await recommendationList(body, category.id);
+    put(body, el("p", { class: "muted small" }, `The best of ${category.name} for you, besides the books above`));
+    await recommendationList(body, category.id, onScreen);
   };
   for (const category of categories.slice(0, 12)) {
     tabs.append(el("button", { type: "button", "aria-pressed": "false", dataset: { id: category.id }, onclick: () => open(category) },
@@ -282,7 +288,7 @@ async function bookView(id) {
 
 function renderBookActions(box, book) {
   if (!viewer) {
-    box.replaceChildren(notice("info", "Sign in to rate this book, like it or hide it from your recommendations."),
+    put(box, notice("info", "Sign in to rate this book, like it or hide it from your recommendations."),
       el("a", { href: "#/signin", class: "button" }, "Sign in"));
     return;
   }
@@ -308,7 +314,7 @@ function renderBookActions(box, book) {
       if (data[field].myFeedback === "DISLIKED") toast("info", "We will not recommend this book to you again.");
     } catch (error) { toast("error", error.message); }
   };
-  box.replaceChildren(
+  put(box, 
     el("h2", {}, "Your rating"),
     el("div", { class: "row" },
       starRating(book.myRating || 0, rate),
@@ -349,7 +355,7 @@ function signInView() {
     el("div", { class: "row" }, el("button", { type: "submit" }, "Sign in"), el("a", { href: "#/signup" }, "No account yet? Sign up")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    message.replaceChildren();
+    put(message);
     const values = Object.fromEntries(new FormData(form));
     try {
       const data = await gql(`mutation Login($u: String!, $p: String!) { login(username: $u, password: $p) { token } }`,
@@ -372,7 +378,7 @@ async function signUpView() {
     field("Username", { name: "username", autocomplete: "username", required: true, maxlength: 40 }),
     field("Password", { name: "password", type: "password", autocomplete: "new-password", required: true, "aria-describedby": "pw-help" }),
     el("p", { id: "pw-help", class: "muted small" }, "At least 8 characters."),
-    el("fieldset", { class: "field" }, el("legend", {}, el("label", {}, "Categories you like")),
+    el("fieldset", { class: "field" }, el("legend", {}, "Categories you like"),
       el("p", { class: "muted small" }, "Your first suggestions come from these; choose any number."), chips),
     message,
     el("div", { class: "row" }, el("button", { type: "submit" }, "Sign up"), el("a", { href: "#/signin" }, "Already have an account?")));
@@ -387,7 +393,7 @@ async function signUpView() {
   }
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    message.replaceChildren();
+    put(message);
     const data = new FormData(form);
     try {
       const result = await gql(

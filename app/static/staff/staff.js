@@ -7,7 +7,7 @@
 
 import { ApiError, gql, setToken, token } from "/static/common/api.js";
 import { lineChart, PALETTE } from "/static/common/charts.js";
-import { el, formatDate, formatNumber, notice, toast } from "/static/common/ui.js";
+import { el, formatDate, formatNumber, notice, put, toast } from "/static/common/ui.js";
 
 const main = document.getElementById("main");
 let categories = [];
@@ -21,9 +21,9 @@ function section(id, title, intro) {
 
 function failure(body, error, what) {
   if (error instanceof ApiError && error.isMissingFromSchema) {
-    body.replaceChildren(notice("info", `${what} not available on this server yet (its API is not in this server's schema).`));
+    put(body, notice("info", `${what} not available on this server yet (its API is not in this server's schema).`));
   } else {
-    body.replaceChildren(notice("error", error instanceof ApiError ? error.message : String(error)));
+    put(body, notice("error", error instanceof ApiError ? error.message : String(error)));
     if (!(error instanceof ApiError)) console.error(error);
   }
 }
@@ -47,7 +47,7 @@ async function models(body) {
   } catch (error) {
     return failure(body, error, "Model versions are");
   }
-  if (!versions.length) return body.replaceChildren(notice("info", "No model has been trained yet: run `bookrec train`."));
+  if (!versions.length) return put(body, notice("info", "No model has been trained yet: run `bookrec train`."));
   const names = [...new Set(versions.flatMap((v) => v.metrics.map((m) => m.name)))];
   const current = versions.find((v) => v.isCurrent);
   const rows = versions.map((v) => ({
@@ -87,7 +87,7 @@ async function models(body) {
       lineChart(series, { title: `Loss curve of ${v.version}`, xLabel: "epoch", yFormat: (y) => y.toFixed(2) }),
       el("div", { class: "legend" }, el("span", {}, el("i", { class: "l0" }), "training"), el("span", {}, el("i", { class: "l1" }), "validation")));
   }));
-  body.replaceChildren(
+  put(body, 
     el("p", { class: "small muted" }, "Held-out metrics of each version, then ", el("strong", {}, "/ the popularity baseline"), " on the same split."),
     table(["version", "architecture", "created", ...names], rows, { numeric: names.map((_, i) => i + 3) }),
     el("div", { class: "row" }, rollback),
@@ -124,7 +124,7 @@ async function catalog(body) {
     el("button", { type: "button", onclick: () => bookForm(formBox, null, load) }, "Add a book"),
     el("button", { type: "button", class: "secondary", onclick: () => categoryForm(formBox) }, "Add a category"));
   searchForm.addEventListener("submit", (event) => { event.preventDefault(); load(); });
-  body.replaceChildren(searchForm, formBox, list);
+  put(body, searchForm, formBox, list);
   await load();
 }
 
@@ -149,7 +149,7 @@ function renderBooks(list, page, reload, formBox) {
           } }, b.hidden ? "Unhide" : "Hide")),
     ],
   }));
-  list.replaceChildren(el("p", { class: "muted small" }, `${page.totalCount} book${page.totalCount === 1 ? "" : "s"} (hidden ones included); the first 30 shown.`),
+  put(list, el("p", { class: "muted small" }, `${page.totalCount} book${page.totalCount === 1 ? "" : "s"} (hidden ones included); the first 30 shown.`),
     table(["id", "title", "authors", "categories", ""], rows));
 }
 
@@ -178,7 +178,7 @@ function bookForm(box, book, reload) {
         el("label", { class: "chip" }, el("input", { type: "checkbox", name: "categoryIds", value: c.id, checked: chosen.has(c.id) }), c.name)))),
     message,
     el("div", { class: "row" }, el("button", { type: "submit" }, book ? "Save" : "Add the book"),
-      el("button", { type: "button", class: "secondary", onclick: () => box.replaceChildren() }, "Cancel")));
+      el("button", { type: "button", class: "secondary", onclick: () => put(box) }, "Cancel")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
@@ -190,7 +190,7 @@ function bookForm(box, book, reload) {
       coverUrl: text("coverUrl"), categoryIds: data.getAll("categoryIds"),
     };
     if (year !== null && !Number.isInteger(bookInput.year)) {
-      message.replaceChildren(notice("error", "The year must be a whole number."));
+      put(message, notice("error", "The year must be a whole number."));
       return;
     }
     try {
@@ -203,13 +203,13 @@ function bookForm(box, book, reload) {
         const added = await gql(`mutation Add($input: BookInput!) { addBook(input: $input) { id title } }`, { input: bookInput });
         toast("ok", `Added “${added.addBook.title}” (id ${added.addBook.id}).`);
       }
-      box.replaceChildren();
+      put(box);
       await reload();
     } catch (error) {
-      message.replaceChildren(notice("error", error.message));
+      put(message, notice("error", error.message));
     }
   });
-  box.replaceChildren(form);
+  put(box, form);
   form.querySelector("input").focus();
 }
 
@@ -219,19 +219,19 @@ function categoryForm(box) {
     el("h3", {}, "Add a category"),
     el("div", { class: "field" }, el("label", { for: "category-name" }, "Name"), el("input", { id: "category-name", name: "name", required: true, maxlength: 100 })),
     message,
-    el("div", { class: "row" }, el("button", { type: "submit" }, "Add"), el("button", { type: "button", class: "secondary", onclick: () => box.replaceChildren() }, "Cancel")));
+    el("div", { class: "row" }, el("button", { type: "submit" }, "Add"), el("button", { type: "button", class: "secondary", onclick: () => put(box) }, "Cancel")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
       const data = await gql(`mutation AddCategory($name: String!) { addCategory(name: $name) { id name } }`, { name: new FormData(form).get("name") });
       categories.push(data.addCategory);
       toast("ok", `Added the category ${data.addCategory.name}.`);
-      box.replaceChildren();
+      put(box);
     } catch (error) {
-      message.replaceChildren(notice("error", error.message));
+      put(message, notice("error", error.message));
     }
   });
-  box.replaceChildren(form);
+  put(box, form);
 }
 
 // ---------------------------------------------------------------- online metrics
@@ -259,7 +259,7 @@ async function online(body) {
     points: metrics.series.filter((p) => p.variant === variant).map((p) => [Date.parse(p.start), p.openRate]),
   }));
   const hour = (x) => new Date(x).toISOString().slice(5, 13).replace("T", " ") + "h";
-  body.replaceChildren(
+  put(body, 
     el("p", { class: "muted small" }, "The last 7 days, by model version, variant and source."),
     metrics.groups.length ? table(["model", "variant", "source", "lists", "shown", "opened", "open rate", "rated", "liked", "disliked", "coverage", "mean position"], rows, { numeric: [3, 4, 5, 6, 7, 8, 9, 10, 11] })
       : notice("info", "No list has been shown in this period."),
@@ -277,10 +277,10 @@ async function experiment(body) {
   } catch (error) {
     return failure(body, error, "Experiments are");
   }
-  if (!found) return body.replaceChildren(notice("info", "No experiment is running."));
+  if (!found) return put(body, notice("info", "No experiment is running."));
   const pct = (x) => (x == null ? "–" : `${(100 * x).toFixed(2)}%`);
   const row = (name, g) => ({ cells: [name, g?.modelVersion || "–", g?.lists ?? 0, g?.impressions ?? 0, g?.opens ?? 0, pct(g?.openRate)] });
-  body.replaceChildren(
+  put(body, 
     el("p", {}, `Experiment ${found.id}: ${found.version} against ${found.controlVersion || "the current model"}, `,
       `${(100 * found.share).toFixed(0)}% of readers, since ${formatDate(found.startedAt)}.`),
     table(["group", "model", "lists", "shown", "opened", "open rate"], [row("control", found.control), row("variant", found.variant)], { numeric: [2, 3, 4, 5] }),
@@ -296,9 +296,9 @@ async function training(body) {
   } catch (error) {
     return failure(body, error, "Training runs are");
   }
-  if (!runs.length) return body.replaceChildren(notice("info", "No training run recorded yet."));
+  if (!runs.length) return put(body, notice("info", "No training run recorded yet."));
   const timed = runs.filter((r) => r.durationSeconds != null);
-  body.replaceChildren(
+  put(body, 
     table(["run", "trigger", "status", "started", "duration", "version", "gate", "error"], runs.map((r) => ({
       cells: [r.id, r.trigger, r.status, formatDate(r.startedAt), r.durationSeconds == null ? "–" : `${r.durationSeconds.toFixed(1)} s`,
         r.version || "–", r.gateDecision || "–", r.error || ""],
@@ -319,20 +319,20 @@ async function start() {
       me = (await gql(`{ me { username isStaff } }`)).me;
     } catch (error) {
       if (!(error instanceof ApiError && error.code === "UNAUTHENTICATED")) {
-        main.replaceChildren(notice("error", error.message));
+        put(main, notice("error", error.message));
         return;
       }
     }
   }
   if (!me) {
-    main.replaceChildren(el("section", { class: "panel narrow" }, el("h1", {}, "Staff dashboard"),
+    put(main, el("section", { class: "panel narrow" }, el("h1", {}, "Staff dashboard"),
       notice("info", "Staff only. Sign in with a staff account first."), el("a", { href: "/#/signin", class: "button" }, "Sign in")));
     return;
   }
-  account.replaceChildren(el("span", {}, "Signed in as ", el("strong", {}, me.username)),
+  put(account, el("span", {}, "Signed in as ", el("strong", {}, me.username)),
     el("button", { type: "button", class: "secondary", onclick: () => { setToken(null); location.href = "/"; } }, "Sign out"));
   if (!me.isStaff) {
-    main.replaceChildren(el("section", { class: "panel narrow", id: "staff-only" }, el("h1", {}, "Staff only"),
+    put(main, el("section", { class: "panel narrow", id: "staff-only" }, el("h1", {}, "Staff only"),
       notice("error", "This dashboard is for staff accounts. Yours is a reader account: ask an administrator to run `bookrec user grant-staff " + me.username + "` if you need it."),
       el("a", { href: "/", class: "button secondary" }, "Back to the books")));
     return;
@@ -346,7 +346,7 @@ async function start() {
     ["training", "Training runs", "The latest runs of `bookrec train` and the worker.", training],
   ];
   const built = parts.map(([id, title, intro, fill]) => ({ ...section(id, title, intro), fill }));
-  main.replaceChildren(el("h1", {}, "Staff dashboard"), el("div", { class: "sections" }, built.map((b) => b.node)));
+  put(main, el("h1", {}, "Staff dashboard"), el("div", { class: "sections" }, built.map((b) => b.node)));
   await Promise.all(built.map((b) => b.fill(b.body)));
   main.dataset.ready = "staff";
 }
