@@ -181,6 +181,7 @@ class Watched:
         toast = self.page.locator("#toast")
         if toast.count():  # a passing message would cover part of the page
             toast.evaluate("box => box.replaceChildren()")
+        self.page.locator("html").evaluate("root => window.scrollTo(0, 0)")  # sticky header on top
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
