@@ -200,6 +200,11 @@ def test_the_staff_dashboard_shows_what_this_server_offers(watched: Watched, sit
         assert "v0002 (current)" in models.inner_text()
         assert models.locator("[data-loss-curve] polyline").count() >= 2
     watched.screenshot("staff")
+    if site.schema_has("Mutation", "rollbackModel"):
+        page.once("dialog", lambda dialog: dialog.accept())  # "Make the version before ...?"
+        models.get_by_role("button", name="Roll back to the previous version").click()
+        page.get_by_text("v0001 is now current").wait_for()
+        models.get_by_text("v0001 (current)").wait_for()
     assert page_errors(watched) == []
 
 

@@ -178,3 +178,23 @@ def test_vendored_files_match_their_manifest_and_licences() -> None:
         for filename in package["files"]:
             if filename != "LICENSE":
                 assert f"/static/vendor/{package['directory']}/{filename}" in page
+
+
+def test_every_static_file_ships_in_the_package() -> None:
+    """pyproject's package-data globs cover every file of app/static (else an installed
+    bookrec would serve 404s where the repository works)."""
+    import fnmatch
+    import tomllib
+
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["app"]
+    for path in STATIC_DIR.rglob("*"):
+        if path.is_file():
+            relative = path.relative_to(STATIC_DIR.parent).as_posix()
+            matched = [
+                p
+                for p in patterns
+                if fnmatch.fnmatch(relative, p) and p.count("/") == relative.count("/")
+            ]
+            assert matched, f"{relative} is not in [tool.setuptools.package-data] app"

@@ -426,6 +426,7 @@ async function route() {
   const [path, query = ""] = hash.split("?");
   const params = new URLSearchParams(query);
   window.scrollTo(0, 0);
+  if (path !== "/books") document.getElementById("search-input").value = "";
   try {
     if (path === "/" || path === "") await homeView();
     else if (path === "/books") await catalogView(params);
