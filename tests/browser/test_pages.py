@@ -103,6 +103,9 @@ def test_a_new_reader_signs_up_rates_three_books_and_sees_the_list_change(
         page.get_by_role("link", name="Home").click()
         home.locator(".card").first.wait_for()
     assert len(set(rated)) == 3
+    opens = [json.loads(b) for b in watched.graphql_bodies if "openBook" in b]
+    assert [o["variables"]["bookId"] for o in opens] == rated  # each open told to the API
+    assert all(o["variables"]["listId"] for o in opens)
 
     after = card_ids(page, "[data-list=main]")
     assert after != before and not set(rated) & set(after)  # rated books are never offered

@@ -14,7 +14,9 @@ function ticks(low, high, count = 4) {
   return Array.from({ length: count + 1 }, (_, i) => low + i * step);
 }
 
-export function lineChart(series, { title, xLabel = "", yLabel = "", xFormat = (x) => String(Math.round(x)), yFormat = (y) => y.toFixed(3) } = {}) {
+// `yMin`/`yMax`: bounds the axis always includes (rates: 0, and a small top so that a flat
+// zero line sits at the bottom rather than in the middle of a symmetric range).
+export function lineChart(series, { title, xLabel = "", yLabel = "", xFormat = (x) => String(Math.round(x)), yFormat = (y) => y.toFixed(3), yMin = null, yMax = null } = {}) {
   const points = series.flatMap((s) => s.points);
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title || "chart" });
   if (title) root.append(svg("title", {}, title));
@@ -25,9 +27,12 @@ export function lineChart(series, { title, xLabel = "", yLabel = "", xFormat = (
   let [x0, x1] = [Math.min(...points.map((p) => p[0])), Math.max(...points.map((p) => p[0]))];
   let [y0, y1] = [Math.min(...points.map((p) => p[1])), Math.max(...points.map((p) => p[1]))];
   if (x0 === x1) { x0 -= 1; x1 += 1; }
+  if (yMin !== null) y0 = Math.min(y0, yMin);
+  if (yMax !== null) y1 = Math.max(y1, yMax);
   if (y0 === y1) { y0 -= Math.abs(y0) * 0.1 || 1; y1 += Math.abs(y1) * 0.1 || 1; }
   const margin = (y1 - y0) * 0.05;
-  y0 -= margin; y1 += margin;
+  y0 = yMin !== null && y0 >= yMin ? y0 : y0 - margin;
+  y1 += margin;
   const sx = (x) => PAD.left + ((x - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
   const sy = (y) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
   const axis = svg("g", { "font-size": 11, fill: "#5b6477" });
@@ -36,9 +41,11 @@ export function lineChart(series, { title, xLabel = "", yLabel = "", xFormat = (
       svg("line", { x1: PAD.left, x2: W - PAD.right, y1: sy(y), y2: sy(y), stroke: "#ebe7de" }),
       svg("text", { x: PAD.left - 6, y: sy(y) + 4, "text-anchor": "end" }, yFormat(y)));
   }
-  for (const x of ticks(x0, x1, Math.min(5, Math.max(1, points.length - 1)))) {
-    axis.append(svg("text", { x: sx(x), y: H - PAD.bottom + 16, "text-anchor": "middle" }, xFormat(x)));
-  }
+  const xTicks = ticks(x0, x1, Math.min(5, Math.max(1, points.length - 1)));
+  xTicks.forEach((x, i) => {
+    const anchor = xTicks.length > 1 && i === xTicks.length - 1 ? "end" : i === 0 && xTicks.length > 1 ? "start" : "middle";
+    axis.append(svg("text", { x: sx(x), y: H - PAD.bottom + 16, "text-anchor": anchor }, xFormat(x)));
+  });
   axis.append(svg("line", { x1: PAD.left, x2: W - PAD.right, y1: H - PAD.bottom, y2: H - PAD.bottom, stroke: "#b9b3a6" }));
   if (xLabel) axis.append(svg("text", { x: (W + PAD.left) / 2, y: H - 4, "text-anchor": "middle" }, xLabel));
   if (yLabel) axis.append(svg("text", { x: 12, y: PAD.top + (H - PAD.top - PAD.bottom) / 2, "text-anchor": "middle", transform: `rotate(-90 12 ${PAD.top + (H - PAD.top - PAD.bottom) / 2})` }, yLabel));

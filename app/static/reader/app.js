@@ -76,9 +76,19 @@ function setCurrentNav(name) {
 
 // ---------------------------------------------------------------- book cards
 
+// Tells the API that the reader opened a book from a list it showed (outcome attribution
+// of the online metrics). Fire and forget: a server without `openBook` (GraphQL validation
+// error) or a failure never stands in the reader's way.
+function opened(bookId, listId) {
+  if (!listId) return;
+  gql(`mutation Open($bookId: ID!, $listId: ID!) { openBook(bookId: $bookId, listId: $listId) }`, { bookId, listId })
+    .catch(() => {});
+}
+
 function bookCard(book, extra = {}) {
   const href = `#/book/${encodeURIComponent(book.id)}`;
-  return el("article", { class: "card", "data-book-id": book.id },
+  const open = () => opened(book.id, extra.listId);
+  return el("article", { class: "card", "data-book-id": book.id, onclick: (event) => { if (event.target.closest("a.title, a.cover-link")) open(); } },
     el("a", { href, class: "cover-link", tabindex: "-1", "aria-hidden": "true" }, cover(book)),
     el("div", { class: "body" },
       extra.source ? el("span", { class: "badge", title: extra.source }, SOURCE_WORDS[extra.source] || extra.source) : null,
@@ -95,7 +105,7 @@ function bookCard(book, extra = {}) {
 
 function recommendationGrid(picks) {
   return el("div", { class: "grid" }, picks.map((pick) =>
-    bookCard(pick.book, { source: pick.source, because: pick.because, predictedStars: pick.predictedStars })));
+    bookCard(pick.book, { source: pick.source, because: pick.because, predictedStars: pick.predictedStars, listId: pick.listId })));
 }
 
 // ---------------------------------------------------------------- home
@@ -329,9 +339,9 @@ function renderBookActions(box, book) {
 async function similarSection(section, id) {
   section.append(el("h2", { id: "similar-title" }, "Similar books"));
   try {
-    const data = await gql(`query Similar($id: ID!) { similarBooks(bookId: $id, first: 8) { source score book { ${BOOK_FIELDS} } } }`, { id });
+    const data = await gql(`query Similar($id: ID!) { similarBooks(bookId: $id, first: 8) { listId source score book { ${BOOK_FIELDS} } } }`, { id });
     if (!data.similarBooks.length) section.append(el("p", { class: "muted" }, "No similar books yet."));
-    else section.append(el("div", { class: "grid", "data-list": "similar" }, data.similarBooks.map((s) => bookCard(s.book))));
+    else section.append(el("div", { class: "grid", "data-list": "similar" }, data.similarBooks.map((s) => bookCard(s.book, { listId: s.listId }))));
   } catch (error) {
     showError(error, section);
   }

@@ -84,7 +84,7 @@ async function models(body) {
     ];
     return el("figure", { class: "chart", "data-loss-curve": v.version },
       el("h3", {}, `${v.version}${v.isCurrent ? " (current)" : ""}: loss`),
-      lineChart(series, { title: `Loss curve of ${v.version}`, xLabel: "epoch", yFormat: (y) => y.toFixed(2) }),
+      lineChart(series, { title: `Loss curve of ${v.version}`, xLabel: "epoch", yFormat: (y) => y.toFixed(2), yMin: 0 }),
       el("div", { class: "legend" }, el("span", {}, el("i", { class: "l0" }), "training"), el("span", {}, el("i", { class: "l1" }), "validation")));
   }));
   put(body, 
@@ -264,7 +264,7 @@ async function online(body) {
     metrics.groups.length ? table(["model", "variant", "source", "lists", "shown", "opened", "open rate", "rated", "liked", "disliked", "coverage", "mean position"], rows, { numeric: [3, 4, 5, 6, 7, 8, 9, 10, 11] })
       : notice("info", "No list has been shown in this period."),
     el("div", { class: "charts" }, el("figure", { class: "chart" }, el("h3", {}, "Open rate per hour"),
-      lineChart(series, { title: "Open rate per hour by variant", xFormat: hour, yFormat: (y) => `${(100 * y).toFixed(0)}%` }),
+      lineChart(series, { title: "Open rate per hour by variant", xFormat: hour, yFormat: (y) => `${(100 * y).toFixed(0)}%`, yMin: 0, yMax: 0.1 }),
       el("div", { class: "legend" }, series.map((s, i) => el("span", {}, el("i", { class: `l${i % 6}` }), s.name))))),
   );
 }
@@ -305,7 +305,7 @@ async function training(body) {
     })), { numeric: [4] }),
     timed.length > 1 ? el("div", { class: "charts" }, el("figure", { class: "chart" }, el("h3", {}, "Duration of the runs"),
       lineChart([{ name: "duration", points: timed.map((r) => [Date.parse(r.startedAt), r.durationSeconds]) }],
-        { title: "Training run durations", xFormat: (x) => new Date(x).toISOString().slice(5, 10), yFormat: (y) => `${y.toFixed(0)} s` }))) : null,
+        { title: "Training run durations", xFormat: (x) => new Date(x).toISOString().slice(5, 16).replace("T", " "), yFormat: (y) => `${y.toFixed(0)} s`, yMin: 0 }))) : null,
   );
 }
 
