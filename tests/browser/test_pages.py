@@ -207,7 +207,7 @@ def test_the_staff_dashboard_shows_what_this_server_offers(watched: Watched, sit
         page.once("dialog", lambda dialog: dialog.accept())  # "Make the version before ...?"
         models.get_by_role("button", name="Roll back to the previous version").click()
         page.get_by_text("v0001 is now current").wait_for()
-        models.get_by_text("v0001 (current)").wait_for()
+        models.locator(".current", has_text="v0001 (current)").wait_for()
     assert page_errors(watched) == []
 
 
