@@ -112,7 +112,7 @@ async function catalog(body) {
   const formBox = el("div");
   const load = async () => {
     try {
-      const data = await gql(`query Staff($search: String) { books(first: 30, search: $search, includeHidden: true) {
+      const data = await gql(`query Staff($search: String) { books(first: 12, search: $search, includeHidden: true) {
         totalCount edges { node { ${BOOK_FIELDS} } } } }`, { search: search.value.trim() || null });
       renderBooks(list, data.books, load, formBox);
     } catch (error) {
@@ -149,7 +149,7 @@ function renderBooks(list, page, reload, formBox) {
           } }, b.hidden ? "Unhide" : "Hide")),
     ],
   }));
-  put(list, el("p", { class: "muted small" }, `${page.totalCount} book${page.totalCount === 1 ? "" : "s"} (hidden ones included); the first 30 shown.`),
+  put(list, el("p", { class: "muted small" }, `${page.totalCount} book${page.totalCount === 1 ? "" : "s"} (hidden ones included)${page.totalCount > 12 ? "; the first 12 shown: search to find the others" : ""}.`),
     table(["id", "title", "authors", "categories", ""], rows));
 }
 
