@@ -120,6 +120,15 @@ def test_a_new_reader_signs_up_rates_three_books_and_sees_the_list_change(
     shown = card_ids(page, "[data-list=main]")
     assert len(shown) == len(set(shown)), "a continued list repeated a book"
     assert page.locator(".shelf-tabs button[aria-pressed=true]").inner_text() == "Fantasy"
+
+    unwanted = home.locator(".card").first.get_attribute("data-book-id")  # "not for me"
+    home.locator(".card").first.locator("a.title").click()
+    page.get_by_role("button", name="Not for me").click()
+    page.locator("button[aria-pressed=true]", has_text="Not for me").wait_for()
+    page.get_by_role("link", name="Home").click()
+    home.locator(".card").first.wait_for()
+    page.wait_for_load_state("networkidle")
+    assert unwanted not in card_ids(page, "[data-list]")
     only_covers_went_outside(watched)
     assert watched.csp_refusals() == [] and page_errors(watched) == []
 
@@ -153,6 +162,11 @@ def test_a_book_page_shows_similar_books(watched: Watched, site: Site) -> None:
 def test_a_reader_opening_staff_gets_nothing_staff_only(watched: Watched, site: Site) -> None:
     site.register("rita", ["2"])
     page = watched.page
+    page.goto("/#/signin")  # a wrong password first: the API's refusal, in plain words
+    page.get_by_label("Username").fill("rita")
+    page.get_by_label("Password").fill("not her password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_role("alert").get_by_text("Unknown username or wrong password.").wait_for()
     sign_in(page, "rita", password_of("rita"))
     page.wait_for_load_state("networkidle")  # the home page's own calls are over
     watched.graphql_bodies.clear()

@@ -331,8 +331,8 @@ function renderBookActions(box, book) {
       el("span", { class: "muted", "data-my-rating": book.myRating ?? "" }, book.myRating ? `${book.myRating} stars` : "Not rated"),
       book.myRating ? el("button", { type: "button", class: "secondary", onclick: unrate }, "Remove rating") : null),
     el("div", { class: "row", role: "group", "aria-label": "Like or dislike" },
-      el("button", { type: "button", class: "secondary", "aria-pressed": String(book.myFeedback === "LIKED"), onclick: () => feedback("LIKED") }, "👍 Like"),
-      el("button", { type: "button", class: "secondary", "aria-pressed": String(book.myFeedback === "DISLIKED"), onclick: () => feedback("DISLIKED") }, "👎 Not for me")),
+      el("button", { type: "button", class: "secondary", "aria-pressed": String(book.myFeedback === "LIKED"), onclick: () => feedback("LIKED") }, "♥ Like"),
+      el("button", { type: "button", class: "secondary", "aria-pressed": String(book.myFeedback === "DISLIKED"), onclick: () => feedback("DISLIKED") }, "Not for me")),
   );
 }
 
