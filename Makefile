@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo install test test-sqlite lint typecheck audit audit-http ci bench-quality bench-serve bench-load bench-scale bench-import bench-rehearsal clean
+.PHONY: demo install test test-sqlite test-browser lint typecheck audit audit-http ci bench-quality bench-serve bench-load bench-scale bench-import bench-rehearsal clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,18 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/bookrec demo
 
-## The whole suite, on SQLite and on a local PostgreSQL (started, or installed, if needed).
+## The whole suite, on SQLite and on a local PostgreSQL (started, or installed, if needed),
+## with the browser tests on Debian's chromium (installed if needed).
 test: $(STAMP)
+	BOOKREC_TEST_CHROMIUM="$$(scripts/chromium.sh)" \
 	BOOKREC_TEST_DATABASE_URL="$$(scripts/postgres.sh)" $(BIN)/pytest -q
 
 test-sqlite: $(STAMP)
-	$(BIN)/pytest -q
+	BOOKREC_TEST_CHROMIUM="$$(scripts/chromium.sh)" $(BIN)/pytest -q
+
+## Only the browser tests (they also write docs/screenshots/*.png).
+test-browser: $(STAMP)
+	BOOKREC_TEST_CHROMIUM="$$(scripts/chromium.sh)" $(BIN)/pytest -q tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

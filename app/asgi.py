@@ -1,4 +1,5 @@
-"""The ASGI application: GraphQL (with GraphiQL) at /graphql, health at /healthz."""
+"""The ASGI application: GraphQL (with GraphiQL) at /graphql, health at /healthz, the reader
+app at / and the staff dashboard at /staff (app.web)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -50,6 +51,8 @@ from app.metrics import (
 )
 from app.model_store import build_model_store
 from app.settings import Settings
+from app.web import graphiql_response
+from app.web import routes as web_routes
 from db.engine import make_engine
 from db.popularity import PopularityCache
 from db.session import UnitOfWork
@@ -173,6 +176,10 @@ class BookrecGraphQL(GraphQL[Context, None]):
             await asyncio.sleep(pause)
             context = await self.get_context(request, sub_response)
             attempt += 1
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL from bookrec's own files (app/static), never from a CDN (app.web)."""
+        return graphiql_response()
 
     def encode_json(self, data: object) -> bytes:
         try:
@@ -359,9 +366,6 @@ def create_app(
             media_type="application/json",
         )
 
-    async def root(_: Request) -> Response:
-        return RedirectResponse("/graphql")
-
     exposition = Exposition(engine) if settings.metrics_mode != "off" else None
 
     async def metrics(request: Request) -> Response:
@@ -428,9 +432,9 @@ def create_app(
                 engine.dispose()
 
     routes = [
-        Route("/", root),
         Route("/healthz", healthz),
         Route("/graphql", graphql),  # the view answers other methods itself
+        *(web_routes(graphiql=settings.graphiql_enabled) if settings.web_pages else []),
     ]
     if exposition is not None:
         routes.append(Route("/metrics", metrics))

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # Production refuses "on" unless BOOKREC_METRICS_ALLOW_OPEN=true.
     metrics: SecretStr = SecretStr("off")
     metrics_allow_open: bool = False
+    # The reader app (/) and the staff dashboard (/staff), served from app/static/.
+    web_pages: bool = True
     # Browser origins allowed to call the API from another origin (CORS), e.g.
     # "https://shop.example,https://app.example". Empty: no cross-origin access.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
