@@ -36,5 +36,9 @@ DO \$\$ BEGIN
     CREATE ROLE bookrec LOGIN PASSWORD 'bookrec' CREATEDB;
   END IF;
 END \$\$;
+-- DROP DATABASE ... WITH (FORCE) must end an autovacuum worker busy on a test database;
+-- without this a role that is not superuser gets "must be a member of the role whose
+-- process is being terminated" now and then.
+GRANT pg_signal_backend TO bookrec;
 SQL
 echo "postgresql://bookrec:bookrec@127.0.0.1:$CPORT/postgres"

@@ -4,6 +4,7 @@ BOOKREC_TEST_DATABASE_URL points at a server where that role may create database
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -34,9 +35,25 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        try:
+            drop_database(admin, name)
+        finally:
+            admin.dispose()
+
+
+def drop_database(admin: sa.Engine, name: str, attempts: int = 10) -> None:
+    """DROP DATABASE ... WITH (FORCE), which also ends the sessions still connected. A role
+    without pg_signal_backend (scripts/postgres.sh grants it) cannot end an autovacuum
+    worker busy on the database, and PostgreSQL 15 refuses the drop then: wait, try again."""
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except sa.exc.ProgrammingError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture
