@@ -34,8 +34,8 @@ class Ledger:
     n_failed: int = 0
 
     def record(self, outcome: Outcome) -> None:
-        write: Write | None = outcome.request.meta
-        if write is None:
+        write = outcome.request.meta
+        if not isinstance(write, Write):
             return
         key = (write.table, write.reader, write.book)
         if outcome.ok:

@@ -12,13 +12,17 @@
 3. --concurrency virtual users send a mix for --seconds (and at most --max-requests requests):
    60% reads (books pages with search / category filter / viewer fields, a book by id,
    categories), 25% writes (rateBook, deleteRating, likeBook, dislikeBook by the registered
-   readers), 15% recommendations (recommendations for demo and registered readers, similarBooks);
+   readers), 15% recommendations (recommendations for demo and registered readers, 3 points of
+   them the next page of the virtual user's last list, similarBooks);
 4. requests/s, p50/p95/p99 latency and errors (non-200 or GraphQL ``errors``) per operation kind,
    per group and overall;
 5. verification, after the server stopped: for every (reader, book) written, the rating row (and
    the like/dislike row) equals the last acknowledged write; no row exists that no write made.
    Each reader belongs to one virtual user, so its writes are sequential and "last" is defined.
    A write that failed or was not answered leaves its key "uncertain": either value is accepted.
+   And every list served to an answered request (recommendations, their next pages, similarBooks)
+   is recorded with exactly the (position, book) pairs served; no other list or position is,
+   beyond what unanswered requests may have made (bench/_impression_ledger.py).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import contextlib
 import random
 import secrets
 import shutil
+import signal
 import sys
 import time
 from collections import Counter, defaultdict
@@ -48,6 +53,13 @@ from _demo import (
 )
 from _graphql_calls import register_readers
 from _httpx_driver import Outcome, Request, graphql_check, percentiles_ms, run_drive
+from _impression_ledger import (
+    ImpressionLedger,
+    ListAsk,
+    check_list,
+    recorded_lists,
+    verify_impressions,
+)
 from _load_ledger import (
     Ledger,
     Write,
@@ -72,8 +84,12 @@ Q_BOOKS_VIEWER = """query($after: String) { books(first: 50, after: $after) {
 Q_BOOK = """query($id: ID!) { book(id: $id) { id title authors year isbn likeCount ratingsCount
   averageRating categories { id name bookCount } } }"""
 Q_CATEGORIES = "{ categories { id name bookCount } }"
-Q_RECS = "{ recommendations(first: 10) { score source predictedStars book { id title } because { id } } }"
-Q_SIMILAR = "query($id: ID!) { similarBooks(bookId: $id, first: 10) { score book { id title } } }"
+Q_RECS = """{ recommendations(first: 10) { listId score source predictedStars book { id title }
+  because { id } } }"""
+Q_RECS_MORE = """query($after: String) { recommendations(first: 10, after: $after) {
+  listId score source book { id title } } }"""
+Q_SIMILAR = """query($id: ID!) { similarBooks(bookId: $id, first: 10) {
+  listId score book { id title } } }"""
 M_RATE = "mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars } }"
 M_DELETE = "mutation($b: ID!) { deleteRating(bookId: $b) }"
 M_LIKE = "mutation($b: ID!) { likeBook(bookId: $b) { id likeCount myFeedback } }"
@@ -107,7 +123,8 @@ MIX = [
     ("deleteRating", "write", 2),
     ("likeBook", "write", 4),
     ("dislikeBook", "write", 4),
-    ("recommendations", "recs", 10),
+    ("recommendations", "recs", 7),
+    ("recommendations-more", "recs", 3),  # the next page of the virtual user's last list
     ("similarBooks", "recs", 5),
 ]
 GROUP = {kind: group for kind, group, _ in MIX}
@@ -123,7 +140,11 @@ class Mix:
         readers: list[tuple[int, str]],
         demo_tokens: list[str],
         concurrency: int,
+        lists: ImpressionLedger | None = None,
     ) -> None:
+        """`lists`: the ledger of served lists, from which "recommendations-more" continues
+        a list (without it, that kind asks for a new list)."""
+        self.lists = lists
         self.rng, self.book_ids, self.category_ids = rng, book_ids, category_ids
         self.readers = readers
         self.demo_tokens = demo_tokens
@@ -174,11 +195,32 @@ class Mix:
             )
         if kind == "categories":
             return Request(kind, {"query": Q_CATEGORIES})
-        if kind == "recommendations":
-            return Request(kind, {"query": Q_RECS}, auth(self._token()))
-        if kind == "similarBooks":
+        more = self.lists.continuable(vu) if self.lists and kind == "recommendations-more" else None
+        if more is not None:
+            ask = ListAsk(vu, "recommendations", more.token, more.list_id, more.positions)
             return Request(
-                kind, {"query": Q_SIMILAR, "variables": {"id": str(rng.choice(self.book_ids))}}
+                kind,
+                {"query": Q_RECS_MORE, "variables": {"after": more.list_id}},
+                auth(more.token),
+                check=check_list(ask),
+                meta=ask,
+            )
+        if kind in ("recommendations", "recommendations-more"):
+            ask = ListAsk(vu, "recommendations", self._token())
+            return Request(
+                "recommendations",
+                {"query": Q_RECS},
+                auth(ask.token or ""),
+                check=check_list(ask),
+                meta=ask,
+            )
+        if kind == "similarBooks":
+            ask = ListAsk(vu, "similarBooks")
+            return Request(
+                kind,
+                {"query": Q_SIMILAR, "variables": {"id": str(rng.choice(self.book_ids))}},
+                check=check_list(ask),
+                meta=ask,
             )
         reader, token = self._reader(vu)
         book = rng.choice(self.reader_books[reader])
@@ -335,8 +377,15 @@ def main(argv: list[str] | None = None) -> int:
         demo_tokens = [
             tokens.issue(u) for u in rng.sample(demo_readers, min(300, len(demo_readers)))
         ]
-        mix = Mix(rng, book_ids, category_ids, readers, demo_tokens, concurrency)
+        impressions = ImpressionLedger()
+        mix = Mix(rng, book_ids, category_ids, readers, demo_tokens, concurrency, impressions)
         ledger = Ledger()
+        lists_before = set(recorded_lists(database_url)[0])  # a kept database's older lists
+
+        def on_outcome(outcome: Outcome) -> None:
+            ledger.record(outcome)
+            impressions.record(outcome)
+
         log(f"load: {concurrency} virtual users, {seconds:g} s")
         cell = run_drive(
             server.url,
@@ -344,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             concurrency,
             max_requests,
             seconds,
-            on_outcome=ledger.record,
+            on_outcome=on_outcome,
             server=server,
         )
         health = None
@@ -352,7 +401,12 @@ def main(argv: list[str] | None = None) -> int:
             import httpx
 
             health = httpx.get(server.url + "/healthz", timeout=10).json()
+        process = server.process
         server.stop()
+        exit_code = process.returncode if process is not None else None
+        # uvicorn re-raises the SIGTERM it shut down on: -15 (or 0) is a clean stop; -9 means
+        # Server.stop's SIGKILL after the grace period, and buffered lists may be lost.
+        clean = exit_code in (0, -signal.SIGTERM)
         tracebacks, error_lines, samples = server_log_problems(server.log_path)
 
         outcomes = cell.outcomes
@@ -372,8 +426,9 @@ def main(argv: list[str] | None = None) -> int:
             ).most_common(8):
                 print(f"  {n:5d}  {kind}: {msg}")
         print(
-            f"server after the run: /healthz {health}; log: {tracebacks} tracebacks, "
-            f"{error_lines} ERROR lines"
+            f"server after the run: /healthz {health}; stopped with exit code {exit_code} "
+            f"({'clean' if clean else 'NOT clean'}); "
+            f"log: {tracebacks} tracebacks, {error_lines} ERROR lines"
         )
         for line in samples:
             print("  " + line[:200])
@@ -381,9 +436,16 @@ def main(argv: list[str] | None = None) -> int:
         print("\nverification of acknowledged writes:")
         for line in lines:
             print("  " + line)
+        ok_lists, lines = verify_impressions(database_url, impressions, lists_before, health)
+        print("\nverification of served lists (impressions):")
+        for line in lines:
+            print("  " + line)
         print(load_line(after_run=True))
-        ok = ok_db and not errors and tracebacks == 0
-        print(f"\nverdict: {'PASS' if ok else 'FAIL'} (no errors, every acknowledged write stored)")
+        ok = ok_db and ok_lists and clean and not errors and tracebacks == 0
+        print(
+            f"\nverdict: {'PASS' if ok else 'FAIL'} (no errors, a clean stop, every acknowledged "
+            "write stored, every served list recorded as served and nothing else)"
+        )
         return 0 if ok else 1
     finally:
         if server is not None:
