@@ -39,6 +39,7 @@ from app.media_types import (
     graphql_response_status,
     is_request_error,
     response_media_type,
+    unavailable_retry_after,
 )
 from app.metrics import (
     Exposition,
@@ -54,6 +55,7 @@ from app.settings import Settings
 from app.web import graphiql_response
 from app.web import routes as web_routes
 from db.engine import make_engine
+from db.errors import database_unavailable, one_line
 from db.popularity import PopularityCache
 from db.session import UnitOfWork
 from inference.live import LiveModel
@@ -121,6 +123,10 @@ class BookrecGraphQL(GraphQL[Context, None]):
             if media_type == GRAPHQL_RESPONSE_JSON:
                 response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
                 response.status_code = getattr(request.state, "status", response.status_code)
+            retry_after = getattr(request.state, "retry_after", None)
+            if retry_after is not None:  # the database is unavailable: 503 for either type
+                response.status_code = 503
+                response.headers["retry-after"] = str(retry_after)
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: Any) -> Any:
@@ -208,6 +214,7 @@ class BookrecGraphQL(GraphQL[Context, None]):
             result.errors = [_mask_uncoded(error) for error in result.errors]
         response = await super().process_result(request, result)
         media_type = getattr(request.state, "media_type", JSON)
+        request.state.retry_after = unavailable_retry_after(response)
         if media_type == GRAPHQL_RESPONSE_JSON and is_request_error(response):
             request.state.status = graphql_response_status(response)
             del response["data"]  # the spec: no data entry when execution never began
@@ -384,8 +391,11 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         try:  # warm the popularity snapshot, so that no request waits for the first one
             await anyio.to_thread.run_sync(services.popularity.get)
-        except Exception:
-            log.exception("could not load the popularity snapshot at start; will retry")
+        except Exception as exc:
+            if database_unavailable(exc):
+                log.warning("could not load the popularity snapshot at start: %s", one_line(exc))
+            else:
+                log.exception("could not load the popularity snapshot at start; will retry")
         live = services.live_model
         poller = None
         if live is not None:
@@ -452,8 +462,11 @@ async def follow_experiment(services: Services) -> None:
     failure (the database away) keeps the groups as they were and is logged."""
     try:
         await anyio.to_thread.run_sync(services.recommendations.follow_experiment)
-    except Exception:
-        log.exception("could not read the running experiment; keeping the last one seen")
+    except Exception as exc:
+        if database_unavailable(exc):
+            log.warning("could not read the running experiment (kept): %s", one_line(exc))
+        else:
+            log.exception("could not read the running experiment; keeping the last one seen")
 
 
 def add_cors(app: Starlette, settings: Settings) -> None:

@@ -555,8 +555,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         # Expected failures (a broken import file, a refused artifact) carry clear messages.
         from artifact import ArtifactError
+        from db.errors import database_unavailable, missing_table
         from db.importers import ImportFailed
 
         if isinstance(exc, ImportFailed | ArtifactError):
             raise SystemExit(f"bookrec: {exc}") from None
+        if missing_table(exc):  # a database that was never migrated
+            raise SystemExit(
+                "bookrec: the database has no bookrec tables (not migrated): "
+                "run bookrec init-db first"
+            ) from None
+        if database_unavailable(exc):
+            first_line = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise SystemExit(f"bookrec: the database is unavailable: {first_line}") from None
         raise

@@ -5,6 +5,12 @@ status code a result gets under `application/graphql-response+json`.
 (transport refusals keep their 4xx). `application/graphql-response+json` lets the status
 say what happened: a request that failed before execution (a parse, validation or variable
 coercion error) is 400 and carries no `data` entry at all.
+
+One refusal holds under both types: an operation that failed because the database is
+unavailable (SERVICE_UNAVAILABLE, answered whole with no data) is 503 with Retry-After,
+as a server that cannot take requests at the moment answers any HTTP request (the spec
+lets a server deny a request with a 4xx or 5xx whatever the media type, as bookrec's
+transport refusals do); under graphql-response+json it has no `data` entry either.
 """
 
 from __future__ import annotations
@@ -62,6 +68,20 @@ def is_request_error(response: Mapping[str, Any]) -> bool:
 
 def graphql_response_status(response: Mapping[str, Any]) -> int:
     """The status of a result that is a request error (see is_request_error): 400 for the
-    client's mistake; 500 when the server failed (a masked internal error)."""
+    client's mistake; 503 when the database is unavailable; 500 when the server failed (a
+    masked internal error)."""
     codes = {(error.get("extensions") or {}).get("code") for error in response["errors"]}
+    if "SERVICE_UNAVAILABLE" in codes:
+        return 503
     return 500 if "INTERNAL_SERVER_ERROR" in codes else 400
+
+
+def unavailable_retry_after(response: Mapping[str, Any]) -> int | None:
+    """The seconds to send as Retry-After (with 503, under either media type) if the
+    result is the database-unavailable refusal; None for any other result."""
+    for error in response.get("errors") or []:
+        extensions = error.get("extensions") or {}
+        if extensions.get("code") == "SERVICE_UNAVAILABLE":
+            seconds = extensions.get("retryAfterSeconds")
+            return seconds if isinstance(seconds, int) and seconds > 0 else 1
+    return None

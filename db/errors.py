@@ -39,3 +39,64 @@ def transient_sqlstate(exc: BaseException | None) -> str | None:
             return str(state)
         exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
     return None
+
+
+# The database cannot be reached, or is going away: connection exceptions (class 08), the
+# server shutting down (57P01 admin_shutdown, 57P02 crash_shutdown) or not yet accepting
+# connections (57P03 cannot_connect_now, "the database system is starting up / shutting
+# down"). Nothing the operation did was kept (the connection's transaction died with it),
+# and the same request a moment later will most likely succeed.
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` (or an exception it wraps) says the database is unreachable or
+    restarting: one of the SQLSTATEs above; psycopg's OperationalError without one (a
+    connection refused, closed or lost: libpq's own failures carry no SQLSTATE); or
+    SQLAlchemy's mark of a statement that found its connection gone. SQLite's errors are
+    not counted: a locked database has its own handling, and a file that cannot be opened
+    is a setup fault, not an outage that passes."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        state = getattr(exc, "sqlstate", None)
+        if isinstance(state, str) and (state.startswith("08") or state in UNAVAILABLE_SQLSTATES):
+            return True
+        if state is None and _is_psycopg_operational(exc):
+            return True
+        orig = getattr(exc, "orig", None)
+        if getattr(exc, "connection_invalidated", False) and _is_psycopg(orig):
+            return True
+        exc = orig or exc.__cause__ or exc.__context__
+    return False
+
+
+def one_line(exc: BaseException | None) -> str:
+    """An exception as one short log line (libpq's messages span lines)."""
+    return f"{type(exc).__name__}: " + " ".join(str(exc).split())[:300]
+
+
+def _is_psycopg(exc: object) -> bool:
+    return type(exc).__module__.split(".", 1)[0] == "psycopg"
+
+
+def _is_psycopg_operational(exc: BaseException) -> bool:
+    return any(
+        kind.__name__ == "OperationalError" and kind.__module__.split(".", 1)[0] == "psycopg"
+        for kind in type(exc).__mro__
+    )
+
+
+def missing_table(exc: BaseException | None) -> bool:
+    """Whether `exc` (or an exception it wraps) is a statement on a table that does not
+    exist: a database that was never migrated (`bookrec init-db`). PostgreSQL's 42P01
+    (undefined_table); SQLite's "no such table"."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "sqlstate", None) == "42P01":
+            return True
+        if type(exc).__module__ == "sqlite3" and str(exc).startswith("no such table"):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False

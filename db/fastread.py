@@ -124,10 +124,17 @@ class FastReads:
     def open(cls, engine: Engine) -> Iterator[FastReads]:
         """A pooled connection in a read transaction, rolled back and returned at the end."""
         connection = engine.raw_connection()
+        driver = connection.driver_connection
         try:
-            driver = connection.driver_connection
             if engine.dialect.name == "sqlite":  # autobegin is off (see db.engine)
                 driver.execute("BEGIN")  # type: ignore[union-attr]
             yield cls(driver, engine.dialect)
+        except BaseException as exc:
+            # A connection the server dropped (a restart, a terminated backend) is thrown
+            # away, not returned: the pool's rollback on return would fail on it and log a
+            # traceback. (SQLAlchemy does the same for a Session's connection.)
+            if getattr(driver, "broken", False) or getattr(driver, "closed", False):
+                connection.invalidate(exc if isinstance(exc, Exception) else None)
+            raise
         finally:
             connection.close()  # the pool rolls back on return

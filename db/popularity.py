@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from db.engine import make_engine
+from db.errors import database_unavailable, one_line
 from db.models import Book, BookCategory, Rating
 
 log = logging.getLogger("bookrec.popularity")
@@ -174,8 +175,11 @@ class PopularityCache:
             while True:
                 try:
                     self._store(load_popularity(self._engine))
-                except Exception:  # keep serving the previous snapshot; try again later
-                    log.exception("popularity refresh failed")
+                except Exception as exc:  # keep serving the previous snapshot; try again later
+                    if database_unavailable(exc):
+                        log.warning("popularity refresh failed: %s", one_line(exc))
+                    else:
+                        log.exception("popularity refresh failed")
                 with self._lock:
                     if not self._again:
                         self._refreshing = False

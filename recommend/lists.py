@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from db import lists as db_lists
+from db.errors import database_unavailable, one_line
 from recommend.types import Pick
 
 log = logging.getLogger("bookrec.lists")
@@ -180,8 +181,15 @@ class ListRecorder:
             self._wake.clear()
             try:
                 self.flush()
-            except Exception:  # the database is away: keep the buffer, try again later
-                log.exception("could not write served lists; %d positions kept", self.depth)
+            except Exception as exc:  # the database is away: keep the buffer, try again later
+                if database_unavailable(exc):
+                    log.warning(
+                        "could not write served lists; %d positions kept: %s",
+                        self.depth,
+                        one_line(exc),
+                    )
+                else:
+                    log.exception("could not write served lists; %d positions kept", self.depth)
 
     def flush(self) -> None:
         with self._flushing:

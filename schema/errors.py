@@ -40,6 +40,22 @@ class TooManyRequests(ApiError):
     code = "TOO_MANY_REQUESTS"
 
 
+# How long a client is asked to wait while the database is unreachable or restarting
+# (`extensions.retryAfterSeconds`, and the HTTP response's Retry-After).
+UNAVAILABLE_RETRY_SECONDS = 2
+UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
+
+
+class ServiceUnavailable(ApiError):
+    """The operation failed because the database could not be reached (or was restarting):
+    nothing of it was kept, and the same request shortly will most likely succeed."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self) -> None:
+        super().__init__(UNAVAILABLE_MESSAGE, retryAfterSeconds=UNAVAILABLE_RETRY_SECONDS)
+
+
 _FROM_DATA_ERROR: dict[type[DataError], type[ApiError]] = {
     NotFound: NotFoundError,
     Conflict: ConflictError,

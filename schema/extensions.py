@@ -10,8 +10,8 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from db.errors import transient_sqlstate
-from schema.errors import ApiError
+from db.errors import database_unavailable, one_line, transient_sqlstate
+from schema.errors import ApiError, ServiceUnavailable
 
 log = logging.getLogger("bookrec.graphql")
 
@@ -35,6 +35,8 @@ def classify(error: GraphQLError) -> str:
     if isinstance(error, ApiError):
         return error.code
     if is_unexpected(error):
+        if database_unavailable(error.original_error):
+            return ServiceUnavailable.code
         return "INTERNAL_SERVER_ERROR"
     message = error.message
     if message.startswith("Syntax Error"):
@@ -76,14 +78,21 @@ class UnitOfWorkExtension(SchemaExtension):
                 await ctx.uow.commit()
             except Exception as exc:
                 ctx.transient_failure = transient_sqlstate(exc)
-                if not (ctx.transient_failure and ctx.retry_transient):
+                unavailable = database_unavailable(exc)
+                if unavailable:  # never run again: a lost COMMIT's outcome is unknown
+                    log_unavailable("commit", exc)
+                elif not (ctx.transient_failure and ctx.retry_transient):
                     log.exception("commit failed")
                 await ctx.uow.rollback()
                 if result is not None:
                     result.data = None
                     # Already logged above; ErrorPolicy keeps an error that has a code.
                     result.errors = [
-                        GraphQLError(MASKED_MESSAGE, extensions={"code": "INTERNAL_SERVER_ERROR"})
+                        ServiceUnavailable()
+                        if unavailable
+                        else GraphQLError(
+                            MASKED_MESSAGE, extensions={"code": "INTERNAL_SERVER_ERROR"}
+                        )
                     ]
                 return
             for hook in ctx.after_commit:  # quick, non-blocking: they start work elsewhere
@@ -97,9 +106,16 @@ class UnitOfWorkExtension(SchemaExtension):
             result.data = None
 
 
+def log_unavailable(where: str, exc: BaseException | None) -> None:
+    """An outage is expected, not a bug: one WARNING line, no traceback."""
+    log.warning("database unavailable in %s: %s", where, one_line(exc))
+
+
 class ErrorPolicy(SchemaExtension):
     """Every error gets `extensions.code`; unexpected ones are logged with their traceback
-    and reach the client only as a generic message."""
+    and reach the client only as a generic message. An operation that failed because the
+    database is unavailable is answered as a whole with one SERVICE_UNAVAILABLE error and
+    no data (the view makes it HTTP 503 with Retry-After), logged as one warning."""
 
     def __init__(self, *, hide_suggestions: bool = False) -> None:
         self.hide_suggestions = hide_suggestions
@@ -108,6 +124,20 @@ class ErrorPolicy(SchemaExtension):
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
+            unavailable = [e for e in result.errors if classify(e) == ServiceUnavailable.code]
+            if unavailable:
+                first = unavailable[0]
+                if is_unexpected(first):  # ServiceUnavailable itself was logged where made
+                    log_unavailable(
+                        ".".join(map(str, first.path or [])) or "operation", first.original_error
+                    )
+                outage = {id(e) for e in unavailable}
+                for error in result.errors:  # a bug beside the outage is still logged
+                    if id(error) not in outage:
+                        self._present(error)
+                result.data = None
+                result.errors = [ServiceUnavailable()]
+                return
             result.errors = [self._present(e) for e in result.errors]
 
     def _present(self, error: GraphQLError) -> GraphQLError:

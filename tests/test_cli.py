@@ -77,3 +77,29 @@ def test_grant_and_revoke_staff(env: Path, capsys: pytest.CaptureFixture[str]) -
             assert not conn.execute(sa.text(staff)).scalar_one()
     finally:
         engine.dispose()
+
+
+def test_model_list_on_a_database_never_migrated(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database model store over a database without tables: a clear exit (both
+    backends), not a traceback."""
+    monkeypatch.setenv("BOOKREC_DATABASE_URL", empty_database_url)
+    monkeypatch.setenv("BOOKREC_MODEL_STORE", "database")
+    monkeypatch.setenv("BOOKREC_SECRET_KEY", "k" * 40)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["model", "list"])
+    message = str(exit_info.value.code)
+    assert message.startswith("bookrec: ") and message.endswith("run bookrec init-db first")
+
+
+def test_model_list_with_the_database_away(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.server import free_port
+
+    monkeypatch.setenv(
+        "BOOKREC_DATABASE_URL", f"postgresql://bookrec:bookrec@127.0.0.1:{free_port()}/x"
+    )
+    monkeypatch.setenv("BOOKREC_MODEL_STORE", "database")
+    monkeypatch.setenv("BOOKREC_SECRET_KEY", "k" * 40)
+    with pytest.raises(SystemExit, match=r"bookrec: the database is unavailable: .*refused"):
+        main(["model", "list"])
