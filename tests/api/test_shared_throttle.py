@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
@@ -15,25 +14,10 @@ from sqlmodel import Session
 
 from app.asgi import build_services, create_app
 from db import throttle
-from schema.auth import Passwords
-from tests.support.api import Api, client_for, make_settings
+from tests.support.api import Api, CountingPasswords, client_for, make_settings
 
 LOGIN = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }"
 MAX = 3
-
-
-class CountingPasswords(Passwords):
-    """Real Argon2, counting the password checks that ran."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.verified = 0
-        self._lock = threading.Lock()
-
-    def verify(self, password_hash: str | None, password: str) -> bool:
-        with self._lock:
-            self.verified += 1
-        return super().verify(password_hash, password)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,8 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.asgi import build_services, create_app
-from schema.auth import Passwords
-from tests.support.api import SECRET, Api, client_for, make_settings
+from tests.support.api import SECRET, Api, CountingPasswords, client_for, make_settings
 from tests.support.checks import assert_graphql_shaped, error_codes, row_counts
 
 RATE = "mutation($b: ID!, $s: Float!) { rateBook(bookId: $b, stars: $s) { stars book { id } } }"
@@ -331,20 +329,6 @@ async def test_tokens_of_deleted_accounts_are_refused(
 
 # Long enough to outlast the (slow, Argon2) guesses below on a busy machine.
 LOCKOUT = 4.0
-
-
-class CountingPasswords(Passwords):
-    """Real Argon2, counting how many password checks actually ran."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.verified = 0
-        self._lock = threading.Lock()
-
-    def verify(self, password_hash: str | None, password: str) -> bool:
-        with self._lock:
-            self.verified += 1
-        return super().verify(password_hash, password)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ tests start from."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from starlette.applications import Starlette
 from app.asgi import create_app
 from app.settings import Settings
 from db.engine import advance_sequences
+from schema.auth import Passwords
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -151,3 +153,17 @@ def make_staff(engine: sa.Engine, username: str, staff: bool = True) -> None:
     with Session(engine) as session:
         set_staff(session, username, staff)
         session.commit()
+
+
+class CountingPasswords(Passwords):
+    """Real Argon2, counting how many password checks actually ran (throttle tests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verified = 0
+        self._lock = threading.Lock()
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        with self._lock:
+            self.verified += 1
+        return super().verify(password_hash, password)
