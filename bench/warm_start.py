@@ -31,6 +31,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # the benchmark's own helpers (_retrain.py)
 CACHE = Path(os.environ.get("BOOKREC_CACHE", Path.home() / ".cache" / "bookrec"))
 
 
@@ -43,15 +44,16 @@ def main() -> None:
     parser.add_argument("--from-artifact", action="store_true")
     args = parser.parse_args()
 
+    from _retrain import held_out, publish, warm_from_current
+
+    from artifact import DirectoryStore
     from artifact.gate import NDCG_TOLERANCE, RMSE_TOLERANCE
-    from inference import Recommender
     from training import archs
     from training import data as data_mod
-    from training.evaluation import evaluate_recommender
     from training.fit import fit
     from training.pipeline import WARM_FINAL_FRACTION, epochs_by_validation
     from training.split import stratified_split
-    from training.writer import SPLIT_SEED, TEST_FRACTION, base_manifest, write_artifact
+    from training.writer import SPLIT_SEED, TEST_FRACTION
 
     raw = pd.read_csv(
         CACHE / "ml-100k" / "u.data", sep="\t", names=["user_id", "book_id", "stars", "t"]
@@ -70,11 +72,7 @@ def main() -> None:
     print(f"old database: {len(old)} ratings; current training part: {len(train_part)}", flush=True)
 
     def score(fitted, enc, label):
-        with tempfile.TemporaryDirectory() as tmp:
-            manifest = base_manifest(spec, fitted.epochs, args.seed, train_part, scale)
-            manifest.update(version="warm", metrics={}, baseline_metrics={})
-            write_artifact(Path(tmp), fitted, enc, spec, manifest)
-            m = evaluate_recommender(Recommender.load(tmp), train_part, test_part)
+        m = held_out(spec, fitted, enc, train_part, test_part, scale, args.seed)
         print(
             f"{label}: RMSE {m['rmse']:.4f} nDCG@10 {m['ndcg@10']:.4f} "
             f"epochs {fitted.epochs} fit {fitted.seconds:.1f}s",
@@ -103,18 +101,12 @@ def main() -> None:
         ] * (1 + RMSE_TOLERANCE)
         print(f"  within the gate's tolerance of cold: {ok}", flush=True)
     if args.from_artifact:
-        from artifact import read_manifest
-        from training.incremental import _load_arrays
-
         k = max(1, round(epochs * WARM_FINAL_FRACTION))
         with tempfile.TemporaryDirectory() as tmp:
-            manifest = base_manifest(spec, old_fit.epochs, args.seed, old, scale)
-            manifest.update(version="v0001", metrics={}, baseline_metrics={})
-            write_artifact(Path(tmp), old_fit, enc_old, spec, manifest)
-            arrays = _load_arrays(Path(tmp), read_manifest(Path(tmp)))
-        warm = spec.warm_fit_from(enc, scale, args.seed, k, arrays, 0)
-        if warm is None:
-            raise SystemExit(f"arch {args.arch!r} cannot warm start from an artifact")
+            store = DirectoryStore(tmp)
+            publish(store, spec, old_fit, enc_old, old, scale, args.seed)
+            warm, reason = warm_from_current(store, spec, train_part, enc, scale, args.seed, k)
+        print(f"training.incremental: {reason}", flush=True)
         wm = score(warm, enc, f"warm from artifact {WARM_FINAL_FRACTION:.2f}")
         ok = wm["ndcg@10"] >= cold["ndcg@10"] * (1 - NDCG_TOLERANCE) and wm["rmse"] <= cold[
             "rmse"

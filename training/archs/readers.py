@@ -1,8 +1,11 @@
 """`readers`: JointFactorModel's two heads on shared factors, trained on batches of whole
 readers with the exact full softmax (`readers_model.ImplicitJointModel`, its own loop in
-`readers_loop`). Optional SVD++ reader factors (x = p + |N|^-1/2 sum y), off by default:
-on ML-100K validation they improved RMSE and lowered nDCG. Fold-in: `readers`
-(inference.foldin). Design and figures: docs/research/model-at-scale.md.
+`readers_loop`). The ranking head has a reader vector of its own besides the shared one
+(`rank_vector`), and below `members_below` ratings `members` models are fit side by side
+(lockstep epochs, early stopping on their mean) and served as their mean; both are served
+as one plain model of a wider dim (`readers_pack`). Optional SVD++ reader factors
+(x = p + |N|^-1/2 sum y), off: on ML-100K validation they improved RMSE and lowered nDCG.
+Fold-in: `readers` (inference.foldin). Design and figures: docs/research/model-at-scale.md.
 """
 
 from __future__ import annotations
@@ -14,29 +17,23 @@ from typing import Any
 import keras
 import numpy as np
 
+from training.archs import readers_pack
 from training.archs.base import Architecture, FitResult
-from training.archs.readers_loop import restore, snapshot, train, warm_start
+from training.archs.readers_loop import Trainer, restore, run_epochs, snapshot, warm_start
 from training.archs.readers_model import ImplicitJointModel, implicit_part
-
-
-@dataclass(frozen=True)
-class PublishedWeights:
-    """A published version's arrays under the model's weight names (what `warm_start`
-    reads from an old model)."""
-
-    user_factors: np.ndarray
-    user_bias: np.ndarray
-    book_factors: np.ndarray
-    implicit_factors: np.ndarray
-    book_bias: np.ndarray
-    rank_bias: np.ndarray
-    kernel: np.ndarray
-
+from training.archs.readers_pack import MemberWeights
 
 FOLD_IN_STEPS = 50
 FOLD_IN_LEARNING_RATE = 0.1
 # Loop settings, not model hyperparameters: taken out of model_params before building.
-_LOOP_PARAMS = ("steps_per_epoch", "readers_per_batch", "user_lr", "eval_every")
+_LOOP_PARAMS = (
+    "steps_per_epoch",
+    "readers_per_batch",
+    "user_lr",
+    "eval_every",
+    "members",
+    "members_below",
+)
 
 
 @dataclass(frozen=True)
@@ -54,77 +51,121 @@ class ReadersArchitecture(Architecture):
             return max(1, -(-int(np.unique(users).size) // int(steps)))
         return int(self.model_params.get("readers_per_batch", self.batch_size))
 
-    def _train(self, model, data, epochs, seed, verbose, on_epoch=None) -> dict[str, list[float]]:
-        return train(
-            model,
-            data.users,
-            data.books,
-            data.stars,
-            epochs=epochs,
-            readers_per_batch=self._readers_per_batch(data.users),
-            learning_rate=self.learning_rate,
-            user_lr=float(self.model_params.get("user_lr", 0.2)),
-            seed=seed,
-            on_epoch=on_epoch,
-            verbose=0 if verbose == "auto" else verbose,
-        )
+    def members_for(self, n_ratings: int) -> int:
+        """Models fit side by side (seeds seed, seed + 1, ...) and served as their mean:
+        `members`, below `members_below` ratings (above, one: epoch time is what counts
+        there, and the seed-to-seed spread averaging removes shrinks with the data)."""
+        if n_ratings >= int(self.model_params.get("members_below", 0) or 2**62):
+            return 1
+        return int(self.model_params.get("members", 1))
+
+    def _members(self, data, seed: int) -> list[ImplicitJointModel]:
+        """Fresh members; the first with the caller's random state (one member: as before),
+        member j initialised from seed + j."""
+        counts = np.bincount(data.books, minlength=data.n_books)
+        mean = float(np.mean(data.stars))
+        members = []
+        for j in range(self.members_for(data.users.size)):
+            if j:
+                keras.utils.set_random_seed(seed + j)
+            members.append(self.build(data.n_users, data.n_books, mean, (0.0, 0.0), counts))
+        return members
+
+    def _trainers(self, members, data, seed) -> list[Trainer]:
+        return [
+            Trainer(
+                model,
+                data.users,
+                data.books,
+                data.stars,
+                readers_per_batch=self._readers_per_batch(data.users),
+                learning_rate=self.learning_rate,
+                user_lr=float(self.model_params.get("user_lr", 0.2)),
+                seed=seed + j,
+            )
+            for j, model in enumerate(members)
+        ]
 
     def fit(self, data, scale, seed, epochs, validation, verbose) -> FitResult:
-        """Early stopping as the generic loop does it (ValidationRanking's val_objective,
-        `patience` evaluations without a new best), best weights restored."""
+        """Early stopping as the generic loop does it (ValidationRanking's val_objective of
+        the served model, `patience` evaluations without a new best), best weights restored."""
         from training.fit import ValidationRanking  # the generic loop's module imports base
 
-        counts = np.bincount(data.books, minlength=data.n_books)
-        model = self.build(data.n_users, data.n_books, float(np.mean(data.stars)), scale, counts)
+        members = self._members(data, seed)
+        served = readers_pack.pack(members)
         checker = None
         if self.early_stopping and validation is not None:
             checker = ValidationRanking((data.users, data.books), validation, scale, seed=seed)
-            checker.set_model(model)
+            checker.set_model(served)
         eval_every = int(self.model_params.get("eval_every", 1))
         best: dict[str, Any] = {"value": -np.inf, "epoch": 0, "weights": None, "bad": 0}
 
         def on_epoch(epoch: int, logs: dict) -> bool:
             if checker is None or ((epoch + 1) % eval_every and epoch + 1 < epochs):
                 return False
-            model.materialize(data.users, data.books)  # validation scores the served x
+            self._serve(members, served, data)  # validation scores the served x
             checker.on_epoch_end(epoch, logs)
             if logs["val_objective"] > best["value"]:
                 best.update(value=logs["val_objective"], epoch=epoch + 1, bad=0)
-                best["weights"] = snapshot(model)
+                best["weights"] = snapshot(served)
                 return False
             best["bad"] += 1
             return bool(best["bad"] >= self.patience)
 
         started = time.perf_counter()
-        history = self._train(model, data, epochs, seed, verbose, on_epoch)
+        trainers = self._trainers(members, data, seed)
+        history = run_epochs(trainers, epochs, on_epoch, 0 if verbose == "auto" else verbose)
         kept = len(history["loss"])
         if best["weights"] is not None:
-            restore(model, best["weights"])
-            model.materialize(data.users, data.books)
+            restore(served, best["weights"])
             kept = best["epoch"]
-        return FitResult(model, kept, history, time.perf_counter() - started)
+        else:
+            self._serve(members, served, data)
+        return FitResult(served, kept, history, time.perf_counter() - started)
+
+    @staticmethod
+    def _serve(members, served, data) -> None:
+        for model in members:
+            model.materialize(data.users, data.books)
+        if served is not members[0]:
+            readers_pack.assign(served, members)
 
     def warm_fit(self, data, scale, seed, epochs, previous, previous_data, verbose) -> FitResult:
         previous_ids = (previous_data.user_ids, previous_data.book_ids)
-        return self._warm(data, scale, seed, epochs, previous.model, previous_ids, verbose)
+        old = readers_pack.weights_of(previous.model)
+        return self._warm(data, seed, epochs, old, previous_ids, verbose)
 
-    def _warm(self, data, scale, seed, epochs, old, previous_ids, verbose) -> FitResult:
+    def _warm(self, data, seed, epochs, old: MemberWeights, previous_ids, verbose) -> FitResult:
+        """Every member from its block of the previous served model, `epochs` epochs."""
         keras.utils.set_random_seed(seed)
-        counts = np.bincount(data.books, minlength=data.n_books)
-        model = self.build(data.n_users, data.n_books, float(np.mean(data.stars)), scale, counts)
-        kept = warm_start(model, old, (data.user_ids, data.book_ids), previous_ids)
+        members = self._members(data, seed)
+        dim, rank_vector = int(members[0].dim), bool(members[0].rank_vector)
+        width = readers_pack.width(dim, rank_vector)
+        olds = readers_pack.unpack(old, old.book_factors.shape[1] // width, dim, rank_vector)
+        ids = (data.user_ids, data.book_ids)
+        # members are exchangeable: with more than before (the data shrank below
+        # members_below), the old ones are reused in turn
+        kept = [
+            warm_start(m, olds[j % len(olds)], ids, previous_ids) for j, m in enumerate(members)
+        ]
         started = time.perf_counter()
-        history = self._train(model, data, epochs, seed, verbose)
-        history["warm_start"] = [float(kept["users_kept"]), float(kept["books_kept"])]
-        return FitResult(model, epochs, history, time.perf_counter() - started)
+        trainers = self._trainers(members, data, seed)
+        history = run_epochs(trainers, epochs, None, 0 if verbose == "auto" else verbose)
+        history["warm_start"] = [float(kept[0]["users_kept"]), float(kept[0]["books_kept"])]
+        served = readers_pack.pack(members)
+        self._serve(members, served, data)
+        return FitResult(served, epochs, history, time.perf_counter() - started)
 
     def can_warm_start(self, hyperparameters, arrays) -> bool:
         needed = {"user_ids", "book_ids", "user_factors", "user_bias", "book_factors"}
         needed |= {"book_bias", "rank_projection", "rank_bias"}
         if not needed <= set(arrays):
             return False
-        same = ("dim", "implicit")
-        return all(hyperparameters.get(k) == self.model_params.get(k) for k in same)
+        same = ("dim", "implicit", "rank_vector")
+        if not all(hyperparameters.get(k) == self.model_params.get(k) for k in same):
+            return False
+        width = readers_pack.width(int(self.model_params.get("dim", 64)), self._rank_vector)
+        return bool(np.shape(arrays["book_factors"])[1] % width == 0)
 
     def warm_fit_from(self, data, scale, seed, epochs, arrays, verbose) -> FitResult:
         """From a published version: its served reader vectors x_u are p_u (plus, with the
@@ -146,7 +187,7 @@ class ReadersArchitecture(Architecture):
             user_factors = user_factors - implicit_part(
                 np.asarray(implicit), rows[hit], cols[hit], old_users.size
             )
-        old = PublishedWeights(
+        old = MemberWeights(
             user_factors=user_factors,
             user_bias=np.asarray(arrays["user_bias"]),
             book_factors=np.asarray(arrays["book_factors"]),
@@ -156,15 +197,25 @@ class ReadersArchitecture(Architecture):
             book_bias=np.asarray(arrays["book_bias"]),
             rank_bias=np.asarray(arrays["rank_bias"]),
             kernel=np.asarray(arrays["rank_projection"]),
+            rank_users=np.zeros((0, 0), np.float32),  # in user_factors' r blocks
         )
         previous_ids = (np.asarray(arrays["user_ids"]), np.asarray(arrays["book_ids"]))
-        return self._warm(data, scale, seed, epochs, old, previous_ids, verbose)
+        return self._warm(data, seed, epochs, old, previous_ids, verbose)
 
     def prepare_holdout(self, model, users, books) -> None:
         model.materialize(users, books)
 
     def resolved_params(self, model: keras.Model) -> dict[str, Any]:
-        return {"softmax": model.softmax}
+        width = readers_pack.width(int(self.model_params.get("dim", 64)), self._rank_vector)
+        return {
+            "softmax": model.softmax,
+            "served_dim": int(model.dim),
+            "members_fit": int(model.dim) // width,
+        }
+
+    @property
+    def _rank_vector(self) -> bool:
+        return bool(self.model_params.get("rank_vector", False))
 
     def arrays(self, model: keras.Model) -> dict[str, np.ndarray]:
         arrays = {
@@ -193,7 +244,8 @@ class ReadersArchitecture(Architecture):
         }
 
 
-# Tuned on a validation slice of the ML-100K training part only (r12's tune_implicit).
+# Tuned on a validation slice of the ML-100K training part only (r12's tune_implicit, then
+# bench/tune_readers.py: docs/research/model-at-scale.md).
 ARCH = ReadersArchitecture(
     "readers",
     epochs=60,
@@ -208,6 +260,9 @@ ARCH = ReadersArchitecture(
         "rank_weight": 1.5,
         "rank_l2": 0.1,
         "implicit": False,  # y factors: better RMSE, worse nDCG on ML-100K validation
+        "rank_vector": True,  # the ranking head's own reader vector: q = xK + r
+        "members": 3,  # seeds fit side by side, served as their mean (readers_pack)
+        "members_below": 1_000_000,  # ratings; from there one member (epoch time)
     },
     folds_in=True,
 )

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from training.archs.readers_model import ImplicitJointModel
+from training.archs.readers_pack import MemberWeights
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -49,6 +50,68 @@ class ReaderBatches:
             yield (perm[lo:hi], seg[a:b] - lo, books[a:b], stars[a:b], counts[lo:hi])
 
 
+class Trainer:
+    """One model's optimiser state and compiled step: `epoch()` runs one pass over the
+    readers. Reader rows (p, b_u and, with a ranking reader vector, r) take one plain
+    gradient step on each reader's OWN mean objective per batch (the batch gradient times
+    R / n_u), rate `user_lr`: scale-free in the data size. Book rows: Adam."""
+
+    def __init__(
+        self,
+        model: ImplicitJointModel,
+        users: np.ndarray,
+        books: np.ndarray,
+        stars: np.ndarray,
+        *,
+        readers_per_batch: int,
+        learning_rate: float,
+        user_lr: float,
+        seed: int,
+    ) -> None:
+        self.model, self.readers = model, readers_per_batch
+        self.users, self.books = users, books
+        reader_vars = model.reader_variables()
+        reader_ids = {id(v) for v in reader_vars}
+        book_vars = [v for v in model.trainable_variables if id(v) not in reader_ids]
+        optimizer = keras.optimizers.Adam(learning_rate)
+        optimizer.build(book_vars)
+        signature = [
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([None], tf.int64),
+        ]
+
+        @tf.function(input_signature=signature, reduce_retracing=True)
+        def step(u, seg, b, r, n):
+            rows = [tf.gather(v, u) for v in reader_vars]
+            with tf.GradientTape() as tape:
+                tape.watch(rows)
+                loss = model.batch_loss(u, seg, b, r, n, *rows)
+            grads = tape.gradient(loss, [*rows, *book_vars])
+            scale = tf.cast(tf.shape(b)[0], tf.float32) / tf.cast(n, tf.float32)
+            index = tf.expand_dims(u, 1)
+            for variable, grad in zip(reader_vars, grads[: len(rows)], strict=True):
+                g = tf.convert_to_tensor(grad)
+                per_reader = scale[:, None] if len(g.shape) == 2 else scale
+                variable.assign(tf.tensor_scatter_nd_sub(variable, index, user_lr * g * per_reader))
+            optimizer.apply_gradients(zip(grads[len(rows) :], book_vars, strict=True))
+            return loss
+
+        self.step = step
+        self.batches = ReaderBatches(users, books, stars, model.n_users)
+        self.rng = np.random.default_rng(seed)
+
+    def epoch(self) -> dict[str, float]:
+        started = time.perf_counter()
+        total, weight = 0.0, 0
+        for u, seg, b, r, n in self.batches.epoch(self.rng, self.readers):
+            total += float(self.step(u, seg, b, r, n)) * b.size
+            weight += b.size
+        return {"loss": total / max(weight, 1), "epoch_seconds": time.perf_counter() - started}
+
+
 def train(
     model: ImplicitJointModel,
     users: np.ndarray,
@@ -65,51 +128,34 @@ def train(
 ) -> dict[str, list[float]]:
     """`epochs` passes over the readers; `on_epoch(epoch, logs) -> True` stops early. Leaves
     the served vectors materialised from this history."""
-    reader_vars = [model.user_factors, model.user_bias]
-    reader_ids = {id(v) for v in reader_vars}
-    book_vars = [v for v in model.trainable_variables if id(v) not in reader_ids]
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(book_vars)
-    signature = [
-        tf.TensorSpec([None], tf.int32),
-        tf.TensorSpec([None], tf.int32),
-        tf.TensorSpec([None], tf.int32),
-        tf.TensorSpec([None], tf.float32),
-        tf.TensorSpec([None], tf.int64),
-    ]
+    trainer = Trainer(
+        model,
+        users,
+        books,
+        stars,
+        readers_per_batch=readers_per_batch,
+        learning_rate=learning_rate,
+        user_lr=user_lr,
+        seed=seed,
+    )
+    return run_epochs([trainer], epochs, on_epoch, verbose)
 
-    @tf.function(input_signature=signature, reduce_retracing=True)
-    def step(u, seg, b, r, n):
-        # Reader rows: one plain gradient step on each reader's OWN mean objective (the batch
-        # gradient times R / n_u), rate user_lr: scale-free in the data size. Book rows: Adam.
-        p = tf.gather(model.user_factors, u)
-        bu = tf.gather(model.user_bias, u)
-        with tf.GradientTape() as tape:
-            tape.watch([p, bu])
-            loss = model.batch_loss(u, seg, b, r, n, p=p, bu=bu)
-        grads = tape.gradient(loss, [p, bu, *book_vars])
-        scale = tf.cast(tf.shape(b)[0], tf.float32) / tf.cast(n, tf.float32)
-        g_p, g_b = tf.convert_to_tensor(grads[0]), tf.convert_to_tensor(grads[1])
-        index = tf.expand_dims(u, 1)
-        model.user_factors.assign(
-            tf.tensor_scatter_nd_sub(model.user_factors, index, user_lr * g_p * scale[:, None])
-        )
-        model.user_bias.assign(
-            tf.tensor_scatter_nd_sub(model.user_bias, index, user_lr * g_b * scale)
-        )
-        optimizer.apply_gradients(zip(grads[2:], book_vars, strict=True))
-        return loss
 
-    batches = ReaderBatches(users, books, stars, model.n_users)
-    rng = np.random.default_rng(seed)
+def run_epochs(
+    trainers: list[Trainer],
+    epochs: int,
+    on_epoch: Callable[[int, dict[str, float]], bool] | None = None,
+    verbose: int | str = 0,
+) -> dict[str, list[float]]:
+    """`epochs` epochs of every trainer in lockstep (an ensemble's members: epoch e of all
+    of them, then `on_epoch`); the loss logged is the members' mean."""
     history: dict[str, list[float]] = {"loss": [], "epoch_seconds": []}
     for epoch in range(epochs):
-        started = time.perf_counter()
-        total, weight = 0.0, 0
-        for u, seg, b, r, n in batches.epoch(rng, readers_per_batch):
-            total += float(step(u, seg, b, r, n)) * b.size
-            weight += b.size
-        logs = {"loss": total / max(weight, 1), "epoch_seconds": time.perf_counter() - started}
+        runs = [trainer.epoch() for trainer in trainers]
+        logs = {
+            "loss": float(np.mean([r["loss"] for r in runs])),
+            "epoch_seconds": float(sum(r["epoch_seconds"] for r in runs)),
+        }
         stop = bool(on_epoch(epoch, logs)) if on_epoch is not None else False
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))
@@ -118,7 +164,10 @@ def train(
             print(f"epoch {epoch + 1}/{epochs} {shown}", flush=True)
         if stop:
             break
-    model.materialize(users, books)
+    for trainer in trainers:
+        trainer.model.materialize(trainer.users, trainer.books)
+    for trainer in trainers:
+        trainer.model.materialize(trainer.users, trainer.books)
     return history
 
 
@@ -140,7 +189,7 @@ def _rows(old_ids: np.ndarray, new_ids: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def warm_start(
     model: ImplicitJointModel,
-    old: ImplicitJointModel,
+    old: ImplicitJointModel | MemberWeights,
     new_ids: tuple[np.ndarray, np.ndarray],
     old_ids: tuple[np.ndarray, np.ndarray],
 ) -> dict[str, int]:
@@ -168,4 +217,6 @@ def warm_start(
     low = float(np.percentile(np.asarray(old.rank_bias), 10))
     put(model.rank_bias, old.rank_bias, nb, ob, low)
     model.kernel.assign(np.asarray(old.kernel))
+    if model.rank_vector:
+        put(model.rank_users, old.rank_users, nu, ou, 0.0)
     return {"users_kept": int(nu.size), "books_kept": int(nb.size)}

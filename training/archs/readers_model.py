@@ -3,20 +3,24 @@
 Model (u = reader, i = book, N(u) = the books u rated in the training data):
     x_u   = p_u + |N(u)|^-1/2 * sum_{j in N(u)} y_j          (implicit part, optional)
     stars = mu + b_u + b_i + x_u . v_i                       (rating head, squared error)
-    score = (x_u K) . v_i + c_i                              (ranking head, full softmax)
+    score = (x_u K + r_u) . v_i + c_i                        (ranking head, full softmax;
+                                                              r_u: optional `rank_vector`)
 
 Loss of a batch of *readers* (every rating of each reader in it), divided by the batch's
 number of ratings so that it is the per-rating mean JointFactorModel minimises:
     sum_r (r - stars)^2
   + w * sum_u [ n_u * logsumexp_i(score_ui) - sum_{i in R(u)} score_ui ]   (exact full softmax)
-  + l2 * (sum_u n_u |p_u|^2 + sum_r |v_i|^2) + l2_y * sum_r |y_i|^2 + rank_l2 * sum_u n_u |x_u K|^2
+  + l2 * (sum_u n_u (|p_u|^2 + |r_u|^2) + sum_r |v_i|^2) + l2_y * sum_r |y_i|^2
+  + rank_l2 * sum_u n_u |x_u K + r_u|^2
 The softmax over the catalogue is computed once per reader, not once per rating: an epoch
 costs ~ readers x books x d instead of ratings x books x d.
 
 Serving: `score_user.onnx` reads the materialised reader vectors x_u (a non-trainable table
 set from the training history by `materialize`), so its graph and interface are
-JointFactorModel's; `score_vector.onnx` takes x directly. The numpy restatement of the loss,
-for one reader, is `inference.foldin.ReadersObjective`.
+JointFactorModel's; `score_vector.onnx` takes x directly. A model with `rank_vector` (and an
+ensemble of models) is served as one plain model of a wider dim (`readers_pack.pack`), whose
+loss is the same; the numpy restatement of the loss, for one reader, is
+`inference.foldin.ReadersObjective`.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class ImplicitJointModel(keras.Model):
         history_dropout: float = 0.0,
         dropout_rank_only: bool = False,
         init_std: float = 0.05,
+        rank_vector: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -55,6 +60,8 @@ class ImplicitJointModel(keras.Model):
         self.history_dropout = history_dropout
         self.dropout_rank_only = dropout_rank_only  # the rating head sees the whole history
         self.softmax = "full"  # exact, per reader (recorded in the manifest)
+        # a reader vector of the ranking head's own: q = x K + r (L2 like p's)
+        self.rank_vector = rank_vector
         init = keras.initializers.RandomNormal(stddev=init_std)
         self.user_factors = self.add_weight(shape=(n_users, dim), initializer=init, name="p")
         self.book_factors = self.add_weight(shape=(n_books, dim), initializer=init, name="v")
@@ -70,19 +77,27 @@ class ImplicitJointModel(keras.Model):
             shape=(dim, dim), initializer="glorot_uniform", name="rank_projection"
         )
         self.rank_bias = self.add_weight(shape=(n_books,), initializer="zeros", name="rank_bias")
+        self.rank_users = self.add_weight(
+            shape=(n_users, dim) if rank_vector else (1, dim),
+            initializer="zeros",
+            trainable=rank_vector,
+            name="r",
+        )
         # x_u as served (p_u + implicit part of the training history); see materialize()
         self.served_users = self.add_weight(
             shape=(n_users, dim), initializer="zeros", trainable=False, name="x"
         )
 
     # ------------------------------------------------------------------ training objective
-    def batch_loss(self, users, seg, books, stars, counts, p=None, bu=None):
+    def batch_loss(self, users, seg, books, stars, counts, p=None, bu=None, r=None):
         """Loss of a batch of readers (see the module docstring); `seg` is sorted.
-        `p`/`bu`: the batch's reader rows, when the caller gathered (and watches) them."""
+        `p`/`bu`/`r`: the batch's reader rows, when the caller gathered (and watches) them."""
         if p is None:
             p = tf.gather(self.user_factors, users)  # [S, d]
         if bu is None:
             bu = tf.gather(self.user_bias, users)
+        if r is None and self.rank_vector:
+            r = tf.gather(self.rank_users, users)
         n = tf.cast(counts, tf.float32)  # [S]
         x = x_rank = p
         if self.implicit:
@@ -109,6 +124,8 @@ class ImplicitJointModel(keras.Model):
         )
         squared = tf.reduce_sum(tf.square(stars - pred))
         q = tf.matmul(x_rank, self.kernel)  # [S, d]
+        if self.rank_vector:
+            q = q + r
         logits = tf.matmul(q, self.book_factors, transpose_b=True) + self.rank_bias  # [S, B]
         lse = tf.reduce_logsumexp(logits, axis=1)
         chosen = tf.reduce_sum(tf.gather(q, seg) * v, -1) + tf.gather(self.rank_bias, books)
@@ -118,9 +135,16 @@ class ImplicitJointModel(keras.Model):
         )
         if self.implicit:
             reg += self.l2_y * tf.reduce_sum(tf.square(y))
+        if self.rank_vector:
+            reg += self.l2 * tf.reduce_sum(n * tf.reduce_sum(tf.square(r), -1))
         rank_reg = self.rank_l2 * tf.reduce_sum(n * tf.reduce_sum(tf.square(q), -1))
         total = tf.cast(tf.shape(books)[0], tf.float32)
         return (squared + self.rank_weight * choice + reg + rank_reg) / total
+
+    def reader_variables(self) -> list:
+        """The per-reader rows the loop steps plainly (everything else: Adam)."""
+        rows = [self.user_factors, self.user_bias]
+        return [*rows, self.rank_users] if self.rank_vector else rows
 
     # ------------------------------------------------------------------ serving
     def materialize(self, users: np.ndarray, books: np.ndarray) -> None:
@@ -143,6 +167,8 @@ class ImplicitJointModel(keras.Model):
 
     def score_vector(self, user_vector, user_bias):
         books = self.book_factors
+        if self.rank_vector:
+            raise TypeError("a model with ranking reader vectors is served packed (readers_pack)")
         logits = ops.matmul(ops.matmul(user_vector, self.kernel), ops.transpose(books))
         logits = logits + self.rank_bias
         stars = (
@@ -155,6 +181,17 @@ class ImplicitJointModel(keras.Model):
 
     def score_all(self, user_index):
         x = ops.take(self.served_users, user_index, axis=0)
+        if self.rank_vector:  # training-time validation; served packed (readers_pack)
+            books = self.book_factors
+            r = ops.take(self.rank_users, user_index, axis=0)
+            logits = ops.matmul(ops.matmul(x, self.kernel) + r, ops.transpose(books))
+            stars = (
+                self.global_mean
+                + ops.take(self.user_bias, user_index)[:, None]
+                + self.book_bias[None, :]
+                + ops.matmul(x, ops.transpose(books))
+            )
+            return logits + self.rank_bias, stars
         return self.score_vector(x, ops.take(self.user_bias, user_index))
 
     def book_vectors(self):
