@@ -2,7 +2,8 @@
 
     python bench/tune_readers.py [--seeds 42,43] [--threads 1] VARIANT [VARIANT ...]
 
-A VARIANT is a JSON object of overrides of the registered `readers` config: model_params
+A VARIANT is a JSON object of overrides of the registered `readers` config as it applies
+to this data's size (`small` resolved): model_params
 keys (dim, l2, rank_weight, rank_l2, user_lr, implicit, rank_vector, members, ...) and the Architecture fields
 epochs / learning_rate / patience, e.g. '{}' (the registered config) or
 '{"dim": 128, "l2": 0.15}'. Exactly what `bookrec train` selects on: the protocol's training
@@ -30,12 +31,15 @@ CACHE = Path(os.environ.get("BOOKREC_CACHE", Path.home() / ".cache" / "bookrec")
 ARCH_FIELDS = ("epochs", "learning_rate", "patience", "batch_size")
 
 
-def variant(overrides: dict):
+def variant(overrides: dict, n_ratings: int):
+    """The registered config as it applies at `n_ratings` (`small` resolved), overridden."""
     from training import archs
 
     base = archs.get("readers")
     fields = {k: overrides[k] for k in ARCH_FIELDS if k in overrides}
-    params = {**base.model_params, **{k: v for k, v in overrides.items() if k not in fields}}
+    params = base.params_for(n_ratings)  # type: ignore[attr-defined]
+    params = {k: v for k, v in params.items() if k not in ("small", "small_below")}
+    params.update({k: v for k, v in overrides.items() if k not in fields})
     return dataclasses.replace(base, model_params=params, **fields)
 
 
@@ -62,7 +66,7 @@ def main() -> None:
     scale = data_mod.rating_scale(ratings)
     train_part, _ = stratified_split(ratings, TEST_FRACTION, SPLIT_SEED)  # test part unused
     for text in args.variants:
-        spec = variant(json.loads(text))
+        spec = variant(json.loads(text), len(train_part))
         rows = []
         for seed in [int(s) for s in args.seeds.split(",")]:
             started = time.perf_counter()

@@ -76,7 +76,7 @@ def plan(store: Store, spec: Architecture, ratings: pd.DataFrame, options: WarmO
         return Plan(None, 0, f"cold fit: {current} is unreadable ({exc})")
     if manifest.get("arch") != spec.name:
         return Plan(None, 0, f"cold fit: {current} is arch {manifest.get('arch')!r}")
-    if not spec.can_warm_start(manifest["hyperparameters"], arrays):
+    if not spec.can_warm_start(manifest["hyperparameters"], arrays, len(ratings)):
         return Plan(None, 0, f"cold fit: {spec.name} cannot start from {current}")
     share = change_share(manifest, arrays, ratings)
     if share > options.max_change:

@@ -69,9 +69,12 @@ class Architecture:
         None (the default): this architecture cannot warm start, the caller fits cold."""
         return None
 
-    def can_warm_start(self, hyperparameters: dict[str, Any], arrays: dict[str, Any]) -> bool:
+    def can_warm_start(
+        self, hyperparameters: dict[str, Any], arrays: dict[str, Any], n_ratings: int = 0
+    ) -> bool:
         """Whether `warm_fit_from` can start from a version with these hyperparameters and
-        arrays (the same shapes); False (the default): incremental retraining fits cold."""
+        arrays (the same shapes) for a fit on `n_ratings` ratings; False (the default):
+        incremental retraining fits cold."""
         return False
 
     def warm_fit_from(

@@ -32,7 +32,8 @@ _LOOP_PARAMS = (
     "user_lr",
     "eval_every",
     "members",
-    "members_below",
+    "small",
+    "small_below",
 )
 
 
@@ -41,8 +42,19 @@ class ReadersArchitecture(Architecture):
     """`batch_size` counts readers per batch unless `steps_per_epoch` is set (then the
     batch is readers / steps, so it grows with the data)."""
 
+    def params_for(self, n_ratings: int) -> dict[str, Any]:
+        """model_params, with `small`'s overrides below `small_below` ratings (more capacity
+        and members where a fit takes seconds; above, epoch time is what counts, and the
+        seed-to-seed spread that averaging removes shrinks with the data)."""
+        params = dict(self.model_params)
+        if n_ratings < int(params.get("small_below", 0)):
+            params.update(params.get("small", {}))
+        return params
+
     def build(self, n_users, n_books, global_mean, scale, book_counts) -> keras.Model:
-        params = {k: v for k, v in self.model_params.items() if k not in _LOOP_PARAMS}
+        """Sized by the number of ratings (`params_for`: the sum of `book_counts`)."""
+        params = self.params_for(int(np.sum(book_counts)))
+        params = {k: v for k, v in params.items() if k not in _LOOP_PARAMS}
         return ImplicitJointModel(n_users, n_books, global_mean=global_mean, **params)
 
     def _readers_per_batch(self, users: np.ndarray) -> int:
@@ -52,12 +64,8 @@ class ReadersArchitecture(Architecture):
         return int(self.model_params.get("readers_per_batch", self.batch_size))
 
     def members_for(self, n_ratings: int) -> int:
-        """Models fit side by side (seeds seed, seed + 1, ...) and served as their mean:
-        `members`, below `members_below` ratings (above, one: epoch time is what counts
-        there, and the seed-to-seed spread averaging removes shrinks with the data)."""
-        if n_ratings >= int(self.model_params.get("members_below", 0) or 2**62):
-            return 1
-        return int(self.model_params.get("members", 1))
+        """Models fit side by side (seeds seed, seed + 1, ...) and served as their mean."""
+        return int(self.params_for(n_ratings).get("members", 1))
 
     def _members(self, data, seed: int) -> list[ImplicitJointModel]:
         """Fresh members; the first with the caller's random state (one member: as before),
@@ -143,8 +151,7 @@ class ReadersArchitecture(Architecture):
         width = readers_pack.width(dim, rank_vector)
         olds = readers_pack.unpack(old, old.book_factors.shape[1] // width, dim, rank_vector)
         ids = (data.user_ids, data.book_ids)
-        # members are exchangeable: with more than before (the data shrank below
-        # members_below), the old ones are reused in turn
+        # members are exchangeable: with more than before, the old ones are reused in turn
         kept = [
             warm_start(m, olds[j % len(olds)], ids, previous_ids) for j, m in enumerate(members)
         ]
@@ -156,16 +163,16 @@ class ReadersArchitecture(Architecture):
         self._serve(members, served, data)
         return FitResult(served, epochs, history, time.perf_counter() - started)
 
-    def can_warm_start(self, hyperparameters, arrays) -> bool:
+    def can_warm_start(self, hyperparameters, arrays, n_ratings=0) -> bool:
         needed = {"user_ids", "book_ids", "user_factors", "user_bias", "book_factors"}
         needed |= {"book_bias", "rank_projection", "rank_bias"}
         if not needed <= set(arrays):
             return False
-        same = ("dim", "implicit", "rank_vector")
-        if not all(hyperparameters.get(k) == self.model_params.get(k) for k in same):
-            return False
-        width = readers_pack.width(int(self.model_params.get("dim", 64)), self._rank_vector)
-        return bool(np.shape(arrays["book_factors"])[1] % width == 0)
+        params = self.params_for(n_ratings)
+        if hyperparameters.get("member_dim") != params.get("dim", 64):
+            return False  # e.g. the data crossed small_below since
+        same = ("implicit", "rank_vector")
+        return all(hyperparameters.get(k) == params.get(k) for k in same)
 
     def warm_fit_from(self, data, scale, seed, epochs, arrays, verbose) -> FitResult:
         """From a published version: its served reader vectors x_u are p_u (plus, with the
@@ -206,16 +213,12 @@ class ReadersArchitecture(Architecture):
         model.materialize(users, books)
 
     def resolved_params(self, model: keras.Model) -> dict[str, Any]:
-        width = readers_pack.width(int(self.model_params.get("dim", 64)), self._rank_vector)
         return {
             "softmax": model.softmax,
             "served_dim": int(model.dim),
-            "members_fit": int(model.dim) // width,
+            "member_dim": int(getattr(model, "member_dim", model.dim)),
+            "members_fit": int(getattr(model, "members_fit", 1)),
         }
-
-    @property
-    def _rank_vector(self) -> bool:
-        return bool(self.model_params.get("rank_vector", False))
 
     def arrays(self, model: keras.Model) -> dict[str, np.ndarray]:
         arrays = {
@@ -261,8 +264,10 @@ ARCH = ReadersArchitecture(
         "rank_l2": 0.1,
         "implicit": False,  # y factors: better RMSE, worse nDCG on ML-100K validation
         "rank_vector": True,  # the ranking head's own reader vector: q = xK + r
-        "members": 3,  # seeds fit side by side, served as their mean (readers_pack)
-        "members_below": 1_000_000,  # ratings; from there one member (epoch time)
+        # below small_below ratings: 3 seeds fit side by side, served as their mean
+        # (readers_pack), of twice the dim; from there one member (epoch time)
+        "small": {"dim": 128, "members": 3},
+        "small_below": 1_000_000,
     },
     folds_in=True,
 )

@@ -98,6 +98,7 @@ def pack(members: list[ImplicitJointModel]) -> ImplicitJointModel:
         return members[0]
     packed = empty_like(members)
     assign(packed, members)
+    packed.member_dim, packed.members_fit = members[0].dim, len(members)  # for the manifest
     return packed
 
 
