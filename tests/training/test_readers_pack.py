@@ -95,3 +95,20 @@ def test_unpacking_gives_the_members_weights_back() -> None:
     for m, w in zip(members, back, strict=True):
         for name in ("user_factors", "book_factors", "implicit_factors", "kernel", "rank_users"):
             np.testing.assert_allclose(w.__dict__[name], np.asarray(getattr(m, name)), rtol=1e-5)
+
+
+def test_a_warm_start_needs_the_member_shape_the_data_size_calls_for() -> None:
+    from training import archs
+
+    spec = archs.get("default")
+    names = ("user_ids", "book_ids", "user_factors", "user_bias", "book_factors")
+    arrays = {name: np.zeros((1, 1)) for name in (*names, "book_bias", "rank_projection")}
+    arrays["rank_bias"] = np.zeros(1)
+    small = {"member_dim": 128, "member_rank_vector": True, "implicit": False}
+    large = {"member_dim": 64, "member_rank_vector": False, "implicit": False}
+    assert spec.can_warm_start(small, arrays, 75_000)
+    assert not spec.can_warm_start(small, arrays, 2_000_000)  # crossed small_below since
+    assert spec.can_warm_start(large, arrays, 2_000_000)
+    assert not spec.can_warm_start(large, arrays, 75_000)
+    assert not spec.can_warm_start({"dim": 64, "implicit": False}, arrays, 75_000)  # older
+    assert not spec.can_warm_start(small, {"user_ids": arrays["user_ids"]}, 75_000)

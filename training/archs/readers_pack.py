@@ -98,7 +98,9 @@ def pack(members: list[ImplicitJointModel]) -> ImplicitJointModel:
         return members[0]
     packed = empty_like(members)
     assign(packed, members)
-    packed.member_dim, packed.members_fit = members[0].dim, len(members)  # for the manifest
+    # for the manifest (what a warm start must match)
+    packed.member_dim, packed.members_fit = members[0].dim, len(members)
+    packed.member_rank_vector = members[0].rank_vector
     return packed
 
 
