@@ -100,6 +100,7 @@ class AlsReference:
     selection_seconds: float  # the grid: fits on the inner part + validation scoring
     most_rated_ndcg: float  # the same scorer on training counts: a check against the protocol
     peak_rss_mb: float
+    readers: int  # in the training part
 
 
 def _matrix(data: Encoded) -> Any:
@@ -175,4 +176,5 @@ def als_reference(
         selection_seconds=selection_seconds,
         most_rated_ndcg=popularity,
         peak_rss_mb=rss_mb(),
+        readers=data.n_users,
     )

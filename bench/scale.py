@@ -251,7 +251,7 @@ def report(
         )
     rows[-1][2:] = [load(), als.peak_rss_mb]
     print(
-        f"\n{args.ratings:,} ratings, {args.users:,} readers, {args.books:,} books; "
+        f"\n{manifest['n_ratings']:,} ratings by {als.readers:,} readers of {args.books:,} books; "
         f"arch {args.arch}; model {version} {'published' if published else 'NOT published'}"
     )
     print(
