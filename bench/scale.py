@@ -15,10 +15,11 @@ Default run, each step timed, with the 1-minute load average after it:
    through ONNX, final fit, artifact, gate, publish): wall time of the whole command, its
    peak RSS, and its own per-phase timings (`TrainResult.phase_seconds`, printed by
    train_frame); the published manifest's fingerprint must be that of the generated ratings;
-4. implicit's ALS (`--als-factors`, library defaults otherwise, binary confidence, 1 BLAS
-   thread) on the same ratings' protocol training part, its nDCG@10 over every held-out reader
-   by the protocol's rules (`_scale_reports.protocol_ndcg`), beside the trained model's
-   held-out RMSE / nDCG@10 (from its manifest) and most-rated's.
+4. implicit's ALS (`--als-factors`, binary input, 1 BLAS thread) on the same ratings'
+   protocol training part, twice: the library's defaults, and the (alpha, regularization) of
+   `_scale_reports.ALS_GRID` best on the pipeline's validation slice; its nDCG@10 over every
+   held-out reader by the protocol's rules (`_scale_reports.protocol_ndcg`), beside the trained
+   model's held-out RMSE / nDCG@10 (from its manifest) and most-rated's.
 
 `--epochs N` instead times N epochs of `--arch`'s fit loop straight from arrays and per-reader
 scoring + top-10 with onnxruntime against numpy (`_scale_epochs.py`).
