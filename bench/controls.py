@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--max-steps", type=int, default=10, help="replayed ratings per reader")
     args = parser.parse_args(argv)
+    from app.native_stderr import filter_tensorflow_chatter
+
+    filter_tensorflow_chatter()
     print("\n".join(machine_info()), flush=True)
     ratings, genres = read_ml100k(fetch_ml100k(args.cache))
     with tempfile.TemporaryDirectory(prefix="bookrec-controls-") as tmp:
