@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.logs import configure_logging
+from app.native_stderr import filter_tensorflow_chatter
 from app.settings import ConfigError, Settings, load_settings
 from app.tables import metrics_table, training_runs_table
 from training import archs  # names only: TensorFlow loads when an architecture is used
@@ -93,6 +94,7 @@ def _train(
 ) -> None:
     # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) says nothing useful here.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    filter_tensorflow_chatter()
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)
     try:
         from training.pipeline import train
@@ -133,6 +135,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
             print(training_runs_table(recent_runs(engine, args.limit)))
             return
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        filter_tensorflow_chatter()
         logging.getLogger("tf2onnx").setLevel(logging.WARNING)
         try:
             from training.incremental import WarmOptions

@@ -116,13 +116,18 @@ def measure(
     levels: list[int],
     warmup: int,
     rounds: int = 1,
+    warm_more: dict[str, int] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Each scenario at each level, and the warm-up errors. With several scenarios and
     rounds, their cells take turns (round 1: a at c=1, b at c=1, a at c=8, ...; then round
     2), and each cell reported is the round with the median throughput: on a shared machine
-    a slow minute then hits both sides of a comparison alike."""
+    a slow minute then hits both sides of a comparison alike. `warm_more`: scenarios whose
+    warm-up must be longer (every reader of a pool once, where the server keeps per-reader
+    work while their history is unchanged)."""
+    more = warm_more or {}
     warm_errors = sum(
-        warm_up(server, make, scenario, max(levels), warmup) for scenario, make in makers.items()
+        warm_up(server, make, scenario, max(levels), max(warmup, more.get(scenario, 0)))
+        for scenario, make in makers.items()
     )
     runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for _ in range(rounds):

@@ -148,6 +148,16 @@ class Fixture:
         self.foldin_tokens: list[str] = []
         self.lists: list[tuple[str, str]] = []  # (token, listId) of a first page each
 
+    def steady_state_warmup(self) -> dict[str, int]:
+        """Warm-up lengths that reach every reader of a pool once: a folded-in vector
+        (FOLD_IN, REFRESHED) is computed on a reader's first list after their ratings
+        changed and kept while they stay unchanged, so the cells measure readers coming
+        back (the first list's fold-in is timed by bench/controls.py)."""
+        return {
+            "rec-refreshed": len(self.refreshed_tokens),
+            "rec-new-foldin": len(self.foldin_tokens),
+        }
+
 
 async def register_new_readers(fx: Fixture, base_url: str, n_category: int, n_foldin: int) -> None:
     """Readers registered through the API: some with categories only, some who then rate 3 books."""

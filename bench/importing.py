@@ -45,19 +45,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _commands import BOOKREC, bookrec_env, run_bookrec  # noqa: E402
 from _machine import machine_info  # noqa: E402  (shared by the benchmarks)
+from _synthetic import (  # noqa: E402
+    REAL_BOOKS,
+    histogram_stars,
+    reader_activity,
+    unique_pairs,
+    write_goodbooks_ratings,
+)
 
-BOOKREC = Path(sys.executable).parent / "bookrec"
-# The real 10,000-book catalog, in the shared data folder beside the checkout (two levels up
-# from a worktree); without it (a clone elsewhere), the demo's 2,500 real books shipped here.
-_CATALOGS = [
-    base / "shared" / "data" / "goodbooks-10k" / "books.csv"
-    for base in (ROOT.parent, ROOT.parent.parent)
-] + [ROOT / "db" / "demo_data" / "books.csv"]
-REAL_BOOKS = next((path for path in _CATALOGS if path.is_file()), _CATALOGS[-1])
 DEFAULT_CACHE = Path.home() / ".cache" / "bookrec" / "import-bench"
 GOODBOOKS_READERS = 53_424
-WRITE_CHUNK = 500_000
 
 
 # --------------------------------------------------------------------------- the data
@@ -95,39 +94,14 @@ def write_ratings(
     book_ids = books["book_id"].to_numpy(dtype=np.int64)
     popularity = books["ratings_count"].to_numpy(dtype=np.float64) ** 0.75
     popularity /= popularity.sum()
-    activity = rng.lognormal(0.0, 1.0, readers)
-    activity /= activity.sum()
-
-    # Unique (reader, book) pairs: draw with replacement, drop repeats, draw again.
-    n_books = len(book_ids)
-    pairs = np.empty(0, dtype=np.int64)
-    while pairs.size < n:
-        need = int((n - pairs.size) * 1.1) + 1000
-        users = rng.choice(readers, need, p=activity)
-        picks = rng.choice(n_books, need, p=popularity)
-        pairs = np.unique(np.concatenate([pairs, users.astype(np.int64) * n_books + picks]))
-    pairs = rng.permutation(pairs)[:n]
+    activity = reader_activity(rng, readers)
+    user_index, book_index = unique_pairs(rng, activity, popularity, n, oversample=1.1)
     # Sorted by reader, each reader's books in random order (as in goodbooks' ratings.csv).
-    pairs = pairs[np.argsort(pairs // n_books, kind="stable")]
-    user_ids, book_index = pairs // n_books + 1, pairs % n_books
-
-    histogram = books[[f"ratings_{k}" for k in range(1, 6)]].to_numpy(dtype=np.float64)
-    cdf = np.cumsum(histogram / histogram.sum(axis=1, keepdims=True), axis=1)[:, :4]
-    bad_at = set(rng.choice(n, size=bad_lines, replace=False).tolist()) if bad_lines else set()
-    broken = ["1,2", "x,1,5", "1,1,9", "1,999999,3", ",1,4"]
-    with open(path, "w", encoding="ascii", newline="\n") as out:
-        out.write("user_id,book_id,rating\n")
-        for start in range(0, n, WRITE_CHUNK):
-            sl = slice(start, start + WRITE_CHUNK)
-            stars = 1 + (rng.random(len(user_ids[sl]))[:, None] > cdf[book_index[sl]]).sum(1)
-            columns = np.column_stack([user_ids[sl], book_ids[book_index[sl]], stars])
-            lines = ("%d,%d,%d\n" * len(columns)) % tuple(columns.ravel().tolist())
-            if bad_at:
-                rows = lines.split("\n")
-                for i in sorted(b - start for b in bad_at if start <= b < start + WRITE_CHUNK):
-                    rows[i] = broken[i % len(broken)]
-                lines = "\n".join(rows)
-            out.write(lines)
+    order = np.argsort(user_index, kind="stable")
+    user_ids, book_index = user_index[order] + 1, book_index[order]
+    bad_at = rng.choice(n, size=bad_lines, replace=False).tolist() if bad_lines else []
+    stars = histogram_stars(rng, books, book_index)
+    write_goodbooks_ratings(path, user_ids, book_ids[book_index], stars, bad_at)
 
 
 # --------------------------------------------------------------------------- the runs
@@ -145,29 +119,22 @@ class Run:
 
 
 def run_import(backend: str, url: str, directory: Path, skip_invalid: bool) -> Run:
-    env = {**os.environ, "BOOKREC_DATABASE_URL": url, "BOOKREC_LOG_LEVEL": "WARNING"}
+    env = bookrec_env(database_url=url)
     subprocess.run([str(BOOKREC), "init-db"], env=env, check=True, stdout=subprocess.DEVNULL)
-    command = [str(BOOKREC), "import", "goodbooks", str(directory)]
+    command = ["import", "goodbooks", str(directory)]
     if skip_invalid:
         command += ["--skip-invalid", "--report", str(directory.parent / f"refused-{backend}.csv")]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    print(output.strip(), flush=True)
-    inserted = re.search(r"ratings ([\d,]+) new", output)
-    refused = re.search(r"Refused ([\d,]+) invalid", output)
+    done = run_bookrec(command, env)
+    inserted = re.search(r"ratings ([\d,]+) new", done.output)
+    refused = re.search(r"Refused ([\d,]+) invalid", done.output)
     return Run(
         backend=backend,
-        seconds=seconds,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux: KiB
+        seconds=done.seconds,
+        peak_rss_mb=done.peak_rss_mb,
         inserted=int(inserted.group(1).replace(",", "")) if inserted else 0,
         refused=int(refused.group(1).replace(",", "")) if refused else 0,
-        summary=output.strip(),
-        ok=process.returncode == 0 and inserted is not None,
+        summary=done.output.strip(),
+        ok=done.returncode == 0 and inserted is not None,
     )
 
 

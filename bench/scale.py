@@ -1,30 +1,44 @@
-"""Scale benchmark: synthetic 50,000 readers x 10,000 books x 5,000,000 ratings.
+"""Scale benchmark: `bookrec train` end to end at 5,000,000 ratings, beside implicit's ALS.
 
-    python bench/scale.py [--ratings 5000000] [--users 50000] [--books 10000] [--epochs 1]
-                          [--batch-size N] [--readers 1000] [--arch default]
-                          [--pipeline] [--als [--als-factors 64]]
+    python bench/scale.py [--ratings 5000000] [--users 50000] [--books 10000] [--seed 0]
+                          [--arch default] [--als-factors 64] [--catalog books.csv]
+    python bench/scale.py --epochs N [--batch-size N] [--readers 1000]   (per epoch only)
 
-Generates ratings in numpy (low-rank taste, Zipf-like book popularity, skewed reader
-activity), trains `--arch` for a bounded number of epochs straight from arrays (no
-database) through its own fit loop, reports seconds per epoch and peak RSS, exports the ONNX
-scorer and times scoring + top-10 for one reader (median over --readers readers) with
-onnxruntime, against a plain numpy matrix-vector product + argpartition over the same arrays.
-`--pipeline` times the whole `bookrec train` flow (train_frame) on the same ratings, `--als`
-fits implicit's ALS on the protocol split (needs `pip install implicit`); with either, the
-epoch benchmark runs only if `--epochs` is given. Caveat: which books a synthetic reader rates
-depends on popularity alone (taste sets only the stars), so nDCG here rewards popularity.
+Default run, each step timed, with the 1-minute load average after it:
+1. generate N synthetic ratings in numpy (`_synthetic.py`: lognormal reader activity,
+   Zipf-like book popularity over the real goodbooks-10k catalog's first `--books` books, whole
+   stars from a low-rank taste model) and write them in the goodbooks layout;
+2. `bookrec init-db` + `bookrec import goodbooks DIR` into a temporary SQLite database
+   (subprocess: wall time, peak RSS);
+3. `bookrec train --arch ARCH` into a temporary models directory, as a subprocess: the real
+   command (read from the database, protocol split, selection fit, held-out evaluation
+   through ONNX, final fit, artifact, gate, publish): wall time of the whole command, its
+   peak RSS, and its own per-phase timings (`TrainResult.phase_seconds`, printed by
+   train_frame); the published manifest's fingerprint must be that of the generated ratings;
+4. implicit's ALS (`--als-factors`, binary input, 1 BLAS thread) on the same ratings'
+   protocol training part, twice: the library's defaults, and the (alpha, regularization) of
+   `_scale_reports.ALS_GRID` best on the pipeline's validation slice; its nDCG@10 over every
+   held-out reader by the protocol's rules (`_scale_reports.protocol_ndcg`), beside the trained
+   model's held-out RMSE / nDCG@10 (from its manifest) and most-rated's.
+
+`--epochs N` instead times N epochs of `--arch`'s fit loop straight from arrays and per-reader
+scoring + top-10 with onnxruntime against numpy (`_scale_epochs.py`).
+Caveat: which books a synthetic reader rates depends on popularity alone (taste sets only the
+stars), so nDCG here rewards reproducing popularity.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import os
-import platform
+import re
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,39 +47,257 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _scale_reports import als_report, load, pipeline_report  # noqa: E402
-from _scale_reports import rss_mb as peak_rss_mb  # noqa: E402
+from _commands import BOOKREC, Completed, bookrec_env, run_bookrec  # noqa: E402
+from _machine import machine_info  # noqa: E402
+from _scale_reports import ALS_GRID, AlsReference, als_reference, load, rss_mb  # noqa: E402
+from _script import exit_on_sigterm  # noqa: E402
+from _synthetic import (  # noqa: E402
+    REAL_BOOKS,
+    low_rank_stars,
+    reader_activity,
+    unique_pairs,
+    write_books_subset,
+    write_goodbooks_ratings,
+)
+
+from app.tables import metrics_table, text_table  # noqa: E402
+
+RSS_LIMIT_MB = 4096
+TIME_LIMIT_S = 15 * 60
+PHASE_LABELS = {
+    "db_read_s": "read the ratings from the database",
+    "normalise_split_s": "normalise + protocol split",
+    "selection_fit_s": "selection fit (early stopping on the validation slice)",
+    "holdout_fit_s": "holdout fit on the training part",
+    "holdout_export_eval_s": "holdout export + held-out evaluation through ONNX",
+    "final_fit_s": "final fit on all ratings",
+    "export_publish_s": "artifact export + parity + gate + publish",
+}
 
 
 def synthetic_ratings(
-    n_users: int, n_books: int, n_ratings: int, seed: int = 0, rank: int = 8
+    n_users: int, book_ids: np.ndarray, n_ratings: int, seed: int = 0, rank: int = 8
 ) -> pd.DataFrame:
-    """Unique (reader, book) pairs with low-rank stars; nothing dense is ever materialised."""
+    """Unique (reader, book) pairs, book i of `book_ids` the i-th most popular (Zipf 0.9),
+    whole stars from a rank-`rank` taste model."""
     rng = np.random.default_rng(seed)
-    book_p = 1.0 / np.arange(1, n_books + 1) ** 0.9
-    book_p /= book_p.sum()
-    user_p = rng.lognormal(0.0, 1.0, n_users)
-    user_p /= user_p.sum()
-    pairs = np.empty(0, dtype=np.int64)
-    while pairs.size < n_ratings:
-        need = int((n_ratings - pairs.size) * 1.15) + 1000
-        u = rng.choice(n_users, need, p=user_p)
-        b = rng.choice(n_books, need, p=book_p)
-        pairs = np.unique(np.concatenate([pairs, u.astype(np.int64) * n_books + b]))
-    pairs = rng.permutation(pairs)[:n_ratings]
-    users, books = pairs // n_books, pairs % n_books
-    taste = rng.normal(0, 1 / np.sqrt(rank), (n_users, rank)).astype(np.float32)
-    traits = rng.normal(0, 1, (n_books, rank)).astype(np.float32)
-    stars = np.empty(n_ratings, dtype=np.float32)
-    for start in range(0, n_ratings, 1_000_000):  # chunked: no n_ratings x rank temporaries
-        sl = slice(start, start + 1_000_000)
-        raw = (
-            3.5
-            + np.einsum("ij,ij->i", taste[users[sl]], traits[books[sl]])
-            + rng.normal(0, 0.5, users[sl].size)
+    n_books = book_ids.size
+    popularity = 1.0 / np.arange(1, n_books + 1) ** 0.9
+    popularity /= popularity.sum()
+    activity = reader_activity(rng, n_users)
+    users, books = unique_pairs(rng, activity, popularity, n_ratings, oversample=1.15)
+    stars = low_rank_stars(rng, users, books, n_users, n_books, rank)
+    return pd.DataFrame({"user_id": users + 1, "book_id": book_ids[books], "stars": stars})
+
+
+@dataclass
+class Step:
+    label: str
+    seconds: float
+    load: float
+    peak_rss_mb: float | None = None
+
+
+def parse_phases(output: str) -> dict[str, float]:
+    """train_frame's `phases: name seconds, ...` line."""
+    match = re.search(r"^phases: (.*)$", output, re.MULTILINE)
+    if match is None:
+        raise SystemExit("bookrec train printed no phases line")
+    return {name: float(value) for name, value in re.findall(r"(\w+) ([\d.]+)", match.group(1))}
+
+
+def trained_manifest(output: str) -> tuple[str, bool, dict[str, Any]]:
+    """(version, published, manifest) from `bookrec train`'s last line and its artifact."""
+    from artifact.manifest import read_manifest
+
+    match = re.search(
+        r"^model (v\d+) (published as current|kept, NOT made current): (.+)$", output, re.M
+    )
+    if match is None:
+        raise SystemExit("bookrec train did not say which model it wrote")
+    version, state, path = match.groups()
+    return version, state.startswith("published"), read_manifest(Path(path.strip()))
+
+
+def checked(done: Completed, what: str) -> Completed:
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed (exit status {done.returncode})")
+    return done
+
+
+def end_to_end(args: argparse.Namespace) -> None:
+    print("\n".join(machine_info()), flush=True)
+    load_before = load()
+    started_at = datetime.now(UTC)
+    steps: list[Step] = []
+
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bookrec-scale-") as tmp:
+        directory = Path(tmp) / "goodbooks"
+        directory.mkdir()
+        book_ids = write_books_subset(args.catalog, directory / "books.csv", args.books)
+        frame = synthetic_ratings(args.users, book_ids, args.ratings, args.seed)
+        steps.append(Step("generate the ratings (numpy)", time.perf_counter() - t, load()))
+        print(
+            f"generated {len(frame):,} ratings ({frame.user_id.nunique():,} readers x "
+            f"{frame.book_id.nunique():,} books) in {steps[-1].seconds:.1f}s",
+            flush=True,
         )
-        stars[sl] = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
-    return pd.DataFrame({"user_id": users + 1, "book_id": books + 1, "stars": stars})
+        t = time.perf_counter()
+        order = np.argsort(frame["user_id"].to_numpy(), kind="stable")  # goodbooks: by reader
+        write_goodbooks_ratings(
+            directory / "ratings.csv",
+            frame["user_id"].to_numpy()[order],
+            frame["book_id"].to_numpy()[order],
+            frame["stars"].to_numpy()[order],
+        )
+        steps.append(Step("write them as goodbooks ratings.csv", time.perf_counter() - t, load()))
+
+        from training.data import fingerprint, normalise
+
+        ratings = normalise(frame)  # what `bookrec train` reads back, in its order and types
+        del frame
+        expected = fingerprint(ratings)
+        env = bookrec_env(
+            database_url=f"sqlite:///{Path(tmp) / 'scale.db'}",
+            model_dir=str(Path(tmp) / "models"),
+            model_store="directory",
+        )
+        t = time.perf_counter()
+        subprocess.run([str(BOOKREC), "init-db"], env=env, check=True, stdout=subprocess.DEVNULL)
+        imported = checked(
+            run_bookrec(["import", "goodbooks", str(directory)], env), "bookrec import"
+        )
+        steps.append(
+            Step(
+                "bookrec init-db + import goodbooks (SQLite)",
+                time.perf_counter() - t,
+                load(),
+                imported.peak_rss_mb,
+            )
+        )
+
+        trained = checked(run_bookrec(["train", "--arch", args.arch], env), "bookrec train")
+        train_load = load()
+        phases = parse_phases(trained.output)
+        version, published, manifest = trained_manifest(trained.output)
+        if manifest["data_fingerprint"] != expected:
+            raise SystemExit("bookrec train did not train on the generated ratings")
+
+    from training.split import stratified_split
+    from training.writer import SPLIT_SEED, TEST_FRACTION
+
+    train_part, test_part = stratified_split(ratings, TEST_FRACTION, SPLIT_SEED)
+    del ratings
+    als = als_reference(train_part, test_part, args.als_factors)
+    load_after = load()
+    report(args, steps, trained, train_load, phases, version, published, manifest, als)
+    print(
+        f"\nstarted {started_at:%Y-%m-%d %H:%M} UTC; load average (1 min) {load_before:.2f} "
+        f"before, {load_after:.2f} after (this benchmark's own work included); this process's "
+        f"peak RSS {rss_mb():.0f} MB (generator, ALS)"
+    )
+
+
+def report(
+    args: argparse.Namespace,
+    steps: list[Step],
+    trained: Completed,
+    train_load: float,
+    phases: dict[str, float],
+    version: str,
+    published: bool,
+    manifest: dict[str, Any],
+    als: AlsReference,
+) -> None:
+    hyper = manifest["hyperparameters"]
+    labels = dict(PHASE_LABELS)
+    labels["selection_fit_s"] += f" -> {hyper['epochs']} epochs"
+    if "final_fit_warm_epochs" in hyper:
+        labels["final_fit_s"] += f" (warm, {hyper['final_fit_warm_epochs']} epochs)"
+    rows: list[list[Any]] = [["setup", None, None, None]]
+    rows += [[f"  {s.label}", s.seconds, s.load, s.peak_rss_mb] for s in steps]
+    rows.append([f"bookrec train --arch {args.arch} (subprocess)", None, None, None])
+    rows += [
+        [f"  {labels.get(name, name)}", seconds, None, None] for name, seconds in phases.items()
+    ]
+    rows.append(
+        [
+            "  process start-up (imports) + unmeasured (encodes, prepare_holdout)",
+            trained.seconds - sum(phases.values()),
+            None,
+            None,
+        ]
+    )
+    rows.append(["  total, the whole command", trained.seconds, train_load, trained.peak_rss_mb])
+    als_name = f"implicit {als.version} ALS, {als.factors} factors, {als.iterations} iterations"
+    rows.append([f"{als_name} (in this process, 1 BLAS thread)", None, None, None])
+    rows.append(
+        [
+            f"  choose alpha, regularization on the validation slice ({len(ALS_GRID)} fits)",
+            als.selection_seconds,
+            None,
+            None,
+        ]
+    )
+    for name, fit in (("library defaults", als.defaults), ("chosen", als.chosen)):
+        rows.append(
+            [
+                f"  fit on the training part, {name} (alpha {fit.alpha:g}, "
+                f"regularization {fit.regularization:g})",
+                fit.fit_seconds,
+                None,
+                None,
+            ]
+        )
+    rows[-1][2:] = [load(), als.peak_rss_mb]
+    print(
+        f"\n{manifest['n_ratings']:,} ratings by {als.readers:,} readers of {args.books:,} books; "
+        f"arch {args.arch}; model {version} {'published' if published else 'NOT published'}"
+    )
+    print(
+        text_table(
+            ["step", "wall s", "load", "peak RSS MB"],
+            rows,
+            formats=[None, ".1f", ".2f", ".0f"],
+        )
+    )
+    ok_time = trained.seconds <= TIME_LIMIT_S
+    ok_rss = trained.peak_rss_mb <= RSS_LIMIT_MB
+    print(
+        f"bookrec train: {trained.seconds / 60:.1f} min ({'within' if ok_time else 'OVER'} the "
+        f"15-minute goal), peak RSS {trained.peak_rss_mb / 1024:.2f} GB "
+        f"({'under' if ok_rss else 'OVER'} the 4 GB goal)"
+    )
+    evaluation = manifest["metrics"]
+    print()
+    print(
+        metrics_table(
+            [
+                (
+                    f"{args.arch} {version} (ONNX, manifest)",
+                    {**evaluation, "fit s": evaluation.get("fit_seconds")},
+                ),
+                (
+                    f"ALS {als.factors}, defaults",
+                    {"ndcg@10": als.defaults.ndcg, "fit s": als.defaults.fit_seconds},
+                ),
+                (
+                    f"ALS {als.factors}, alpha {als.chosen.alpha:g} reg {als.chosen.regularization:g}",
+                    {"ndcg@10": als.chosen.ndcg, "fit s": als.chosen.fit_seconds},
+                ),
+                ("most-rated (manifest)", manifest["baseline_metrics"]),
+            ],
+            title=(
+                f"Held-out, the protocol's split of the same ratings ({evaluation.get('users', 0):,} "
+                "readers; training books excluded from every list). ALS: the whole training part, "
+                "binary input (alpha x 1 per rating), alpha and regularization of the second row "
+                f"chosen on the validation slice; most-rated through ALS's scorer: nDCG@10 "
+                f"{als.most_rated_ndcg:.4f}"
+            ),
+            extra=("fit s",),
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,102 +305,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--books", type=int, default=10_000)
     parser.add_argument("--ratings", type=int, default=5_000_000)
-    parser.add_argument("--epochs", type=int, default=None, help="default 1")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: the arch's")
-    parser.add_argument("--readers", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--arch", default="default")
-    parser.add_argument("--pipeline", action="store_true", help="time the whole train_frame")
-    parser.add_argument("--als", action="store_true", help="implicit's ALS on the same split")
     parser.add_argument("--als-factors", type=int, default=64)
-    args = parser.parse_args(argv)
-
-    started = time.perf_counter()
-    frame = synthetic_ratings(args.users, args.books, args.ratings, args.seed)
-    print(
-        f"generated {len(frame):,} ratings ({frame.user_id.nunique():,} readers x {frame.book_id.nunique():,} "
-        f"books) in {time.perf_counter() - started:.1f}s; peak RSS {peak_rss_mb():.0f} MB",
-        flush=True,
+    parser.add_argument("--catalog", type=Path, default=REAL_BOOKS, help="a goodbooks books.csv")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="only time N epochs + per-reader scoring"
     )
-
-    if args.pipeline:
-        pipeline_report(frame, args.arch)
-    if args.als:
-        als_report(frame, args.als_factors)
-    if (args.pipeline or args.als) and args.epochs is None:
+    parser.add_argument("--batch-size", type=int, default=None, help="with --epochs")
+    parser.add_argument("--readers", type=int, default=1000, help="with --epochs")
+    args = parser.parse_args(argv)
+    exit_on_sigterm()
+    if args.epochs is None:
+        end_to_end(args)
         return
 
-    import onnxruntime as ort
+    from _scale_epochs import epoch_benchmark
 
-    from training import archs
-    from training.data import encode, rating_scale
-    from training.export import check_parity, export_graphs
-    from training.fit import fit
-
-    data = encode(frame)
-    scale = rating_scale(frame)
-    del frame
-    spec = archs.get(args.arch)
-    if args.batch_size is not None:
-        spec = dataclasses.replace(spec, batch_size=args.batch_size)
-    epochs = args.epochs or 1
-    fitted = fit(spec, data, scale, args.seed, epochs=epochs, verbose=2)
-    model = fitted.model
-    per_epoch = fitted.history.get("epoch_seconds") or [fitted.seconds / epochs]
-    train_rss = peak_rss_mb()
-    arrays = spec.arrays(model)  # what the server reads: the numpy scorer uses the same
-
-    with tempfile.TemporaryDirectory(prefix="bookrec-scale-") as tmp:
-        export_graphs(model, Path(tmp), folds_in=spec.folds_in)
-        parity = check_parity(model, Path(tmp))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        session = ort.InferenceSession(
-            str(Path(tmp) / "score_user.onnx"), options, providers=["CPUExecutionProvider"]
-        )
-        rng = np.random.default_rng(1)
-        readers = rng.choice(data.n_users, args.readers, replace=False).astype(np.int64)
-        onnx_times, numpy_times = [], []
-        user_factors, books = arrays["user_factors"], arrays["book_factors"]
-        projection, rank_bias = arrays["rank_projection"], arrays["rank_bias"]
-        agree = 0
-        for reader in readers:
-            t = time.perf_counter()
-            scores, _stars = session.run(["scores", "stars"], {"user_index": reader[None]})
-            top_onnx = np.argpartition(-scores[0], 9)[:10]
-            onnx_times.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            s = books @ (user_factors[reader] @ projection) + rank_bias
-            top_np = np.argpartition(-s, 9)[:10]
-            numpy_times.append(time.perf_counter() - t)
-            agree += len(set(top_onnx.tolist()) & set(top_np.tolist())) == 10
-
-    print()
+    started = time.perf_counter()
+    book_ids = np.arange(1, args.books + 1, dtype=np.int64)
+    frame = synthetic_ratings(args.users, book_ids, args.ratings, args.seed)
     print(
-        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+        f"generated {len(frame):,} ratings in {time.perf_counter() - started:.1f}s; "
+        f"peak RSS {rss_mb():.0f} MB",
+        flush=True,
     )
-    print(
-        f"data: {data.n_users:,} readers x {data.n_books:,} books x {data.users.size:,} ratings; "
-        f"arch {args.arch}, batch_size {spec.batch_size}, dim {model.dim}"
-    )
-    print(
-        f"training: {', '.join(f'{s:.1f}' for s in per_epoch)} s/epoch "
-        f"({data.users.size / np.mean(per_epoch):,.0f} ratings/s), load {load()}"
-    )
-    print(
-        f"peak RSS: {train_rss:.0f} MB after training, {peak_rss_mb():.0f} MB overall (limit 4096 MB)"
-    )
-    print(f"export parity (Keras vs ONNX): max abs diff {parity:.2g}")
-    print(f"one reader, all {data.n_books:,} books + top-10 (median of {args.readers}):")
-    print(
-        f"  onnxruntime (1 thread, scores + stars): {np.median(onnx_times) * 1e3:.3f} ms "
-        f"(p95 {np.percentile(onnx_times, 95) * 1e3:.3f} ms)"
-    )
-    print(
-        f"  numpy matvec + argpartition (scores):   {np.median(numpy_times) * 1e3:.3f} ms "
-        f"(p95 {np.percentile(numpy_times, 95) * 1e3:.3f} ms)"
-    )
-    print(f"  identical top-10 sets: {agree}/{args.readers}")
+    frame["stars"] = frame["stars"].astype(np.float32)
+    epoch_benchmark(frame, args.arch, args.epochs, args.batch_size, args.readers, args.seed)
 
 
 if __name__ == "__main__":

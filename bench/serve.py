@@ -256,7 +256,9 @@ def run_product(
     groups += [([x], 1) for x in product if x not in ROTATED]
     for group, rounds in groups:
         makers = {x: product_request(fx, x) for x in group}
-        got, failed = measure(client, server, makers, args.levels, warmup, rounds)
+        got, failed = measure(
+            client, server, makers, args.levels, warmup, rounds, fx.steady_state_warmup()
+        )
         rows, warm_errors = rows + got, warm_errors + failed
     return rows, warm_errors
 

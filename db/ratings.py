@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -159,7 +160,9 @@ def ratings_frame(engine: sa.Engine, chunk_rows: int = 200_000) -> pd.DataFrame:
     """Every rating as (user_id int64, book_id int64, stars float32), for training.
 
     Streams in chunks straight into numpy, so millions of ratings never exist as Python
-    row objects all at once."""
+    row objects all at once. Each chunk's values are iterated into numpy (`np.fromiter`):
+    `np.asarray` on the rows probes every row for numpy's array attributes, and each probe
+    is a failed key lookup in SQLAlchemy's Row (200,000 ratings: 3.4 s, against 0.6 s)."""
     stmt = sa.select(Rating.user_id, Rating.book_id, Rating.half_stars).order_by(  # type: ignore[call-overload]
         col(Rating.user_id), col(Rating.book_id)
     )
@@ -167,7 +170,10 @@ def ratings_frame(engine: sa.Engine, chunk_rows: int = 200_000) -> pd.DataFrame:
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=chunk_rows).execute(stmt)
         for partition in result.partitions():
-            chunks.append(np.asarray(partition, dtype=np.int64).reshape(-1, 3))
+            values = chain.from_iterable(partition)
+            chunks.append(
+                np.fromiter(values, dtype=np.int64, count=3 * len(partition)).reshape(-1, 3)
+            )
     data = np.concatenate(chunks)
     return pd.DataFrame(
         {

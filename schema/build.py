@@ -26,6 +26,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionContext
 
+from schema.execution import PlainFieldsExecutionContext
 from schema.extensions import ErrorPolicy, UnitOfWorkExtension
 from schema.mutation import Mutation
 from schema.query import Query
@@ -132,4 +133,9 @@ def build_schema(limits: Limits = Limits()) -> strawberry.Schema:
         functools.partial(ErrorPolicy, hide_suggestions=limits.hide_suggestions),
         UnitOfWorkExtension,
     ]
-    return BookrecSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return BookrecSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        execution_context_class=PlainFieldsExecutionContext,
+    )

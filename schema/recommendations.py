@@ -11,7 +11,6 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
-from db.catalog import BookRow
 from db.errors import DataError
 from recommend import Recommended, Request, Served, Source
 from schema.context import SESSION_ENDED, Context
@@ -25,9 +24,9 @@ strawberry.enum(Source, name="RecommendationSource")
 
 @strawberry.type
 class Recommendation:
-    # The books were read with the picks, in the same trip. `book` is a plain field (the
-    # executor resolves those far more cheaply than resolvers); `because` is built only
-    # when a client asks for it.
+    # The books were read with the picks, in the same trip. Every field is a plain value
+    # (the executor completes those far more cheaply than resolvers); `because` is only
+    # worked out by the chain when a client selects it.
     book: Book
     score: float
     predicted_stars: float | None
@@ -35,11 +34,9 @@ class Recommendation:
     list_id: strawberry.ID = strawberry.field(
         description="The list this pick is on: `recommendations(after: listId)` continues it."
     )
-    because_row: strawberry.Private[BookRow | None]
-
-    @strawberry.field(description="The reader's highly rated book most similar to this one.")
-    def because(self) -> Book | None:
-        return None if self.because_row is None else Book.from_row(self.because_row)
+    because: Book | None = strawberry.field(
+        description="The reader's highly rated book most similar to this one."
+    )
 
     @classmethod
     def from_domain(cls, found: Recommended, list_id: str) -> Recommendation:
@@ -50,7 +47,7 @@ class Recommendation:
             predicted_stars=pick.predicted_stars,
             source=pick.source,
             list_id=strawberry.ID(list_id),
-            because_row=found.because,
+            because=None if found.because is None else Book.from_row(found.because),
         )
 
     @classmethod
@@ -71,12 +68,6 @@ class ModelInfo:
     )
 
 
-def asks_for(info: Info[Context, None], name: str) -> bool:
-    """Whether the client selected a field called `name` anywhere under this one, through
-    fragments too. Saying yes when unsure is safe; it only costs work."""
-    return name in selected_names(info)
-
-
 def selected_names(info: Info[Context, None]) -> set[str]:
     """The names of every field selected anywhere under this one, through fragments too."""
     names: set[str] = set()
@@ -93,14 +84,15 @@ MAX_EXCLUDED = 500  # books a client may ask to keep out of one list
 
 
 def recommendation_request(
-    info: Info[Context, None],
+    wanted: set[str],
     first: int,
     category_id: strawberry.ID | None,
     exclude_book_ids: list[strawberry.ID] | None,
     diversity: float = 0.0,
     after: str | None = None,
 ) -> Request:
-    """The GraphQL arguments as the chain's request, checked."""
+    """The GraphQL arguments as the chain's request, checked; `wanted`: the names of the
+    fields the client selected under the list (`because` is only worked out if asked)."""
     excluded = exclude_book_ids or []
     if len(excluded) > MAX_EXCLUDED:
         raise BadUserInput(
@@ -110,7 +102,7 @@ def recommendation_request(
         raise BadUserInput(f"'diversity' must be between 0 and 1; got {diversity}.")
     return Request(
         k=check_first(first),
-        explain=asks_for(info, "because"),
+        explain="because" in wanted,
         category_id=None if category_id is None else parse_id(category_id, "category id"),
         exclude=frozenset(parse_id(b, "book id") for b in excluded),
         diversity=diversity,
@@ -135,7 +127,8 @@ async def resolve_recommendations(
     after: str | None = None,
 ) -> list[Recommendation]:
     ctx = info.context
-    request = recommendation_request(info, first, category_id, exclude_book_ids, diversity, after)
+    wanted = selected_names(info)  # through fragments too; yes when unsure only costs work
+    request = recommendation_request(wanted, first, category_id, exclude_book_ids, diversity, after)
     claim = ctx.require_claim()
     model, variant = ctx.served_model()
     try:
@@ -144,7 +137,7 @@ async def resolve_recommendations(
             claim.user_id,
             request,
             model,
-            with_categories=asks_for(info, "categories"),
+            with_categories="categories" in wanted,
             token_epoch=claim.epoch,
             variant=variant,
         )
@@ -163,7 +156,8 @@ async def resolve_similar_books(
     exclude_book_ids: list[strawberry.ID] | None = None,
 ) -> list[Recommendation]:
     ctx = info.context
-    request = recommendation_request(info, first, category_id, exclude_book_ids)
+    wanted = selected_names(info)
+    request = recommendation_request(wanted, first, category_id, exclude_book_ids)
     book = parse_id(book_id, "book id")
     claim = ctx.viewer_claim()
     model, variant = ctx.served_model()
@@ -173,7 +167,7 @@ async def resolve_similar_books(
             request,
             model,
             user_id=claim.user_id if claim else None,
-            with_categories=asks_for(info, "categories"),
+            with_categories="categories" in wanted,
             token_epoch=claim.epoch if claim else None,
             variant=variant,
         )

@@ -140,9 +140,13 @@ def train(
     )  # a progress bar on a terminal, a line per epoch in logs
     # Taken BEFORE the ratings are read: every rating at or before it is in the model;
     # the worker counts the ratings after it as new (db.ratings.count_ratings_since).
+    started = time.perf_counter()
     high_water = data_mod.ratings_high_water(database_url)
+    ratings = data_mod.load_ratings(database_url)
+    read_seconds = time.perf_counter() - started
+    print(f"read {len(ratings):,} ratings from the database in {read_seconds:.1f} s", flush=True)
     return train_frame(
-        data_mod.load_ratings(database_url),
+        ratings,
         model_dir,
         arch,
         epochs,
@@ -152,6 +156,7 @@ def train(
         warm=warm,
         high_water=high_water.isoformat() if high_water else None,
         before_publish=before_publish,
+        read_seconds=read_seconds,
     )
 
 
@@ -166,7 +171,12 @@ def train_frame(
     warm: WarmOptions | None = None,
     high_water: str | None = None,
     before_publish: Callable[[], None] | None = None,
+    read_seconds: float | None = None,
 ) -> TrainResult:
+    """`train` on a ratings frame; `read_seconds`, the time `train` took to read it from
+    the database, leads the phase timings."""
+    started = time.perf_counter()
+    phases: dict[str, float] = {} if read_seconds is None else {"db_read_s": read_seconds}
     spec = archs.get(arch)
     ratings = data_mod.normalise(ratings)
     if ratings.empty:
@@ -181,7 +191,7 @@ def train_frame(
     large = len(train_part) >= LARGE_DATA_RATINGS
     if large and epochs is None:
         epochs = min(spec.epochs, LARGE_EPOCH_CAP)
-    phases: dict[str, float] = {}
+    phases["normalise_split_s"] = time.perf_counter() - started
     if warm_source is not None and plan is not None:
         # incremental: the current version's epoch count, no selection fit; the holdout
         # model stays a cold fit on the training part (the current version saw the test

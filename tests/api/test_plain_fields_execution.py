@@ -1,0 +1,175 @@
+"""The short path for plain fields (schema/execution.py) gives exactly what graphql-core's
+own execution gives: the same data and the same errors (message, path, locations), for
+values that complete normally and for every way a field can fail."""
+
+from __future__ import annotations
+
+import asyncio
+from enum import Enum
+from typing import Any, NewType
+
+import pytest
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.execution import PlainFieldsExecutionContext, plain_field
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+Even = NewType("Even", int)
+
+
+def _serialize_even(value: int) -> int:
+    if value % 2:
+        raise ValueError(f"{value} is odd")
+    return value
+
+
+CONFIG = StrawberryConfig(
+    scalar_map={Even: strawberry.scalar(name="Even", serialize=_serialize_even, parse_value=int)}
+)
+
+
+@strawberry.type
+class Leafy:
+    name: str
+    maybe: str | None
+    colour: Colour
+    even: Even
+    number: float
+
+
+@strawberry.type
+class Holder:
+    leafy: Leafy
+    maybe_leafy: Leafy | None
+    label: str
+
+    @strawberry.field
+    def computed(self) -> str:
+        return self.label.upper()
+
+    @strawberry.field
+    async def later(self) -> str:
+        await asyncio.sleep(0)
+        return self.label + "!"
+
+    @strawberry.field
+    def shout(self, times: int = 1) -> str:
+        return self.label * times
+
+
+def _leafy(**overrides: Any) -> Leafy:
+    values: dict[str, Any] = {
+        "name": "n",
+        "maybe": None,
+        "colour": Colour.BLUE,
+        "even": 4,
+        "number": 1.5,
+    }
+    values.update(overrides)
+    return Leafy(**values)
+
+
+HOLDERS = {
+    "fine": Holder(leafy=_leafy(), maybe_leafy=_leafy(maybe="m"), label="a"),
+    # A null where the schema promises a value: the error propagates to the nearest
+    # nullable parent, exactly as graphql-core does it.
+    "null_leaf": Holder(leafy=_leafy(name=None), maybe_leafy=_leafy(name=None), label="b"),
+    "null_object": Holder(leafy=None, maybe_leafy=None, label="c"),  # type: ignore[arg-type]
+    "bad_scalar": Holder(leafy=_leafy(even=3), maybe_leafy=_leafy(even=5), label="d"),
+    "bad_enum": Holder(leafy=_leafy(colour="green"), maybe_leafy=None, label="e"),
+    "bad_float": Holder(
+        leafy=_leafy(number="x"), maybe_leafy=_leafy(number=float("nan")), label="f"
+    ),
+    "exception_value": Holder(
+        leafy=_leafy(maybe=ValueError("an exception as a value")), maybe_leafy=None, label="g"
+    ),
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def holder(self, kind: str) -> Holder | None:
+        return HOLDERS[kind]
+
+    @strawberry.field
+    def holders(self) -> list[Holder]:
+        return list(HOLDERS.values())
+
+
+QUERIES = [
+    "{ holders { label computed leafy { name maybe colour even number __typename } } }",
+    "{ holders { maybeLeafy { name maybe colour even number } label later } }",
+    """query { a: holder(kind: "fine") { x: leafy { n: name, name } ...F } }
+       fragment F on Holder { maybeLeafy { ... on Leafy { maybe colour } } shout(times: 2) }""",
+    '{ holder(kind: "fine") { leafy { name @skip(if: true) maybe @include(if: true) } } }',
+    *(
+        f'{{ holder(kind: "{kind}") {{ label leafy {{ name maybe colour even number }} '
+        "maybeLeafy { name even number } } }"
+        for kind in HOLDERS
+    ),
+    '{ holder(kind: "null_object") { leafy { name } } }',
+    '{ holder(kind: "null_object") { maybeLeafy { name } label } }',
+    '{ holder(kind: "exception_value") { leafy { maybe } } }',
+]
+
+
+def _run(context_class: type, query: str) -> tuple[Any, list[tuple[Any, ...]]]:
+    schema = strawberry.Schema(query=Query, execution_context_class=context_class, config=CONFIG)
+    result = asyncio.run(schema.execute(query))
+    errors = sorted(
+        (e.message, tuple(e.path or ()), tuple((loc.line, loc.column) for loc in e.locations or ()))
+        for e in result.errors or []
+    )
+    return result.data, errors
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_same_data_and_errors_as_graphql_core(query: str) -> None:
+    expected = _run(StrawberryGraphQLCoreExecutionContext, query)
+    assert _run(PlainFieldsExecutionContext, query) == expected
+
+
+def test_the_failing_cases_do_fail() -> None:
+    """The comparison above would prove little if the broken values produced no errors."""
+    for kind in ("null_leaf", "null_object", "bad_scalar", "bad_enum", "bad_float"):
+        _, errors = _run(
+            PlainFieldsExecutionContext,
+            f'{{ holder(kind: "{kind}") {{ label leafy {{ name colour even number }} }} }}',
+        )
+        assert errors, kind
+
+
+def test_which_fields_take_the_short_path() -> None:
+    schema = strawberry.Schema(query=Query, config=CONFIG)._schema
+    holder, leafy = schema.get_type("Holder"), schema.get_type("Leafy")
+    short = {
+        (t.name, name)
+        for t in (holder, leafy)
+        for name, field in t.fields.items()  # type: ignore[union-attr]
+        if plain_field(field) is not None
+    }
+    assert short == {
+        ("Holder", "leafy"),
+        ("Holder", "maybeLeafy"),
+        ("Holder", "label"),
+        ("Leafy", "name"),
+        ("Leafy", "maybe"),
+        ("Leafy", "colour"),
+        ("Leafy", "even"),
+        ("Leafy", "number"),
+    }  # not the resolvers (computed, later) nor a field with arguments (shout)
+
+
+def test_the_service_schema_uses_it() -> None:
+    from schema.build import build_schema
+
+    assert build_schema().execution_context_class is PlainFieldsExecutionContext
