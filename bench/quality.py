@@ -247,6 +247,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-warm", action="store_true", help="skip the warm-started retrain")
     args = parser.parse_args(argv)
+    from app.native_stderr import filter_tensorflow_chatter
+
+    filter_tensorflow_chatter()  # TensorFlow's CPU-only start-up lines
     ml100k = fetch_ml100k(args.cache)
     with tempfile.TemporaryDirectory(prefix="bookrec-quality-") as tmp:
         url = database_with(ml100k, Path(tmp))

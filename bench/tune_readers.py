@@ -49,6 +49,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="42,43")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    from app.native_stderr import filter_tensorflow_chatter
+
+    filter_tensorflow_chatter()  # TensorFlow's CPU-only start-up lines
 
     import tensorflow as tf
 

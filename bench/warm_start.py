@@ -43,6 +43,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--from-artifact", action="store_true")
     args = parser.parse_args()
+    from app.native_stderr import filter_tensorflow_chatter
+
+    filter_tensorflow_chatter()  # TensorFlow's CPU-only start-up lines
 
     from _retrain import held_out, publish, warm_from_current
 
