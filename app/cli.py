@@ -54,12 +54,21 @@ def _import(settings: Settings, args: argparse.Namespace) -> None:
     print(report.summary())
 
 
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import shutil
     import tempfile
 
     import uvicorn
 
+    # One BLAS thread per request: requests already run in parallel (worker threads and
+    # processes), and OpenBLAS' own threads busy-wait between the small products of a
+    # fold-in or a "because", taking a core from the other requests. Set before the server
+    # (or any worker it spawns) imports numpy.
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
     if settings.graphiql_enabled:
         print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
     metrics_dir = None
