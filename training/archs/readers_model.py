@@ -197,6 +197,45 @@ class ImplicitJointModel(keras.Model):
     def book_vectors(self):
         return ops.convert_to_numpy(self.book_factors)
 
+    def compact_scoring(self):
+        """(score_all, score_vector) for the exported graphs: the same outputs as this
+        model's, without the book-factor columns that are zero for every book. A packed
+        model (readers_pack: a ranking reader vector, seed members) serves books as [v, 0]
+        blocks, so half of its columns and three quarters of its projection are zeros: left
+        out, they change no output (each dropped column multiplies zero in every product)
+        and the graphs do half the work. None when no column is zero (a plain model).
+        Called at export, on the final weights; the parity check compares the graphs with
+        `score_all` / `score_vector` themselves."""
+        if self.rank_vector:
+            return None
+        books = ops.convert_to_numpy(self.book_factors)
+        keep = np.flatnonzero(np.any(books != 0, axis=0))
+        if keep.size == books.shape[1]:
+            return None
+        # numpy here, tf.constant inside the functions: constants made while tracing become
+        # graph constants (initializers in ONNX); eager tensors would be captured inputs.
+        v = np.ascontiguousarray(books[:, keep].T)  # [kept, books]
+        kernel = np.ascontiguousarray(ops.convert_to_numpy(self.kernel)[:, keep])  # [dim, kept]
+        rank_bias = ops.convert_to_numpy(self.rank_bias)
+        book_bias = ops.convert_to_numpy(self.book_bias)
+        users = ops.convert_to_numpy(self.served_users)
+        user_bias = ops.convert_to_numpy(self.user_bias)
+        mean = float(self.global_mean)
+
+        def score_vector(user_vector, bias):
+            books_t = tf.constant(v)
+            logits = tf.matmul(tf.matmul(user_vector, tf.constant(kernel)), books_t)
+            logits = logits + tf.constant(rank_bias)
+            kept = tf.gather(user_vector, tf.constant(keep, dtype=tf.int64), axis=1)
+            stars = mean + bias[:, None] + tf.constant(book_bias)[None, :]
+            return logits, stars + tf.matmul(kept, books_t)
+
+        def score_all(user_index):
+            x = tf.gather(tf.constant(users), user_index)
+            return score_vector(x, tf.gather(tf.constant(user_bias), user_index))
+
+        return score_all, score_vector
+
 
 def implicit_part(y: np.ndarray, users: np.ndarray, books: np.ndarray, n_users: int) -> np.ndarray:
     """|N(u)|^-1/2 * sum_{j in N(u)} y_j for every reader (zeros for readers with no history)."""
