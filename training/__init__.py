@@ -1,8 +1,9 @@
 """Training: ratings from the database -> a Keras model -> an ONNX artifact.
 
 TensorFlow's C++ logging is limited to errors before TensorFlow is first imported, from any
-entry point (the CLI, the worker, the benchmarks): its INFO and WARNING lines about GPUs and
-CUDA on a machine that has none read like failures."""
+entry point. That covers what TensorFlow logs once its logging is set up; the lines absl
+writes before that ignore the setting (the CUDA and oneDNN notes of a CPU-only machine):
+the commands that train filter those (app/native_stderr.py)."""
 
 import os
 
