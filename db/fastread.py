@@ -14,6 +14,8 @@ dialect qualify (integers, strings, floats): `Prepared` checks that when it comp
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -104,11 +106,14 @@ class Prepared:
 
 
 class FastReads:
-    """A DB-API connection inside a read transaction, running `Prepared` statements."""
+    """A DB-API connection inside a read transaction, running `Prepared` statements.
+    `inline`: the trip runs on the event loop (see `db.session.read_fast`), so a function
+    that would do slow work must raise `db.session.Offload` first."""
 
-    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
+    def __init__(self, dbapi_connection: Any, dialect: Dialect, inline: bool = False) -> None:
         self._connection = dbapi_connection
         self.dialect = dialect
+        self.inline = inline
 
     def rows(self, prepared: Prepared, **params: Any) -> list[tuple[Any, ...]]:
         compiled = prepared.compiled(self.dialect, params)
@@ -121,8 +126,13 @@ class FastReads:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, engine: Engine) -> Iterator[FastReads]:
-        """A pooled connection in a read transaction, rolled back and returned at the end."""
+    def open(cls, engine: Engine, inline: bool = False) -> Iterator[FastReads]:
+        """A connection in a read transaction, rolled back at the end: a pooled one, or
+        with `inline` (SQLite only) this thread's own (see `_own_connection`)."""
+        if inline:
+            with _own_connection(engine) as driver:
+                yield cls(driver, engine.dialect, inline=True)
+            return
         connection = engine.raw_connection()
         driver = connection.driver_connection
         try:
@@ -138,3 +148,77 @@ class FastReads:
             raise
         finally:
             connection.close()  # the pool rolls back on return
+
+
+# Trips on the event loop (SQLite): one connection per engine and thread, made by a pool of
+# their own (the engine's pool recreated: the same creator and connect hooks) and detached
+# from it. Such trips never overlap on one thread (they do not await), and a trip must not
+# wait for the engine's pool: when writers hold every pooled connection (a burst of
+# mutations waiting for SQLite's write lock), a checkout on the event loop would stall
+# every request, not only its own.
+@dataclass
+class _Own:
+    pool: sa.pool.Pool
+    by_thread: dict[int, Any]
+
+
+_OWN: weakref.WeakKeyDictionary[Engine, _Own] = weakref.WeakKeyDictionary()
+_OWN_LOCK = threading.Lock()
+
+
+def can_run_inline(engine: Engine) -> bool:
+    """Whether trips may run on the event loop: a SQLite database in a file (an in-memory
+    one is a different database on every connection)."""
+    database = engine.url.database
+    return engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+
+
+@contextlib.contextmanager
+def _own_connection(engine: Engine) -> Iterator[Any]:
+    if not can_run_inline(engine):
+        raise ValueError("trips on the event loop are for a SQLite database in a file")
+    own = _OWN.get(engine)
+    if own is None:
+        with _OWN_LOCK:
+            own = _OWN.get(engine)
+            if own is None:
+                own = _OWN[engine] = _Own(engine.pool.recreate(), {})
+                if not sa.event.contains(engine, "engine_disposed", _close_own):
+                    sa.event.listen(engine, "engine_disposed", _close_own)
+    by_thread, ident = own.by_thread, threading.get_ident()
+    driver: Any = by_thread.get(ident)
+    if driver is None:
+        pooled = own.pool.connect()  # the connect hooks ran: foreign keys, busy timeout, WAL
+        driver = by_thread[ident] = pooled.driver_connection
+        pooled.detach()  # never checked back in: closed with the engine
+    try:
+        driver.execute("BEGIN")  # autobegin is off (see db.engine)
+        yield driver
+    except BaseException:
+        # A connection SQLite gave up on is closed and replaced on the next trip.
+        if not _usable(driver):
+            by_thread.pop(ident, None)
+            with contextlib.suppress(Exception):
+                driver.close()
+        raise
+    finally:
+        if _usable(driver) and driver.in_transaction:
+            driver.rollback()  # ends the read (a read left open would hold back checkpoints)
+
+
+def _usable(driver: Any) -> bool:
+    try:
+        driver.total_changes  # noqa: B018  # raises once the connection is closed
+    except Exception:
+        return False
+    return True
+
+
+def _close_own(engine: Engine) -> None:
+    own = _OWN.pop(engine, None)
+    if own is None:
+        return
+    for driver in own.by_thread.values():
+        with contextlib.suppress(Exception):
+            driver.close()
+    own.pool.dispose()

@@ -151,6 +151,11 @@ class PopularityCache:
             self._refresh_in_background()
         return index
 
+    @property
+    def loaded(self) -> bool:
+        """Whether `get` returns at once (the first snapshot has been read)."""
+        return self._index is not None
+
     def refresh_soon(self) -> None:
         """Refresh in the background now, whatever the snapshot's age (after the catalog
         changed through this process); never blocks. A refresh already running may have

@@ -32,7 +32,7 @@ from sqlmodel import Session
 
 from db.engine import IMMEDIATE
 from db.errors import transient_sqlstate
-from db.fastread import FastReads
+from db.fastread import FastReads, can_run_inline
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -45,13 +45,25 @@ STARTING_THREADS = 16
 # serialisation failure is run again, at most this many times in all.
 APART_ATTEMPTS = 5
 OPEN_THREADS = 40
-# The hot read path (db.fastread) is mostly CPU under the GIL: on SQLite, more threads
-# than cores only make them and the event loop fight for it (at 32 concurrent requests,
-# 16 threads cost two thirds more CPU per request than 2). PostgreSQL reads wait on the
-# network, which more threads overlap (8 is a judgement, not a measurement).
+# The hot read path (db.fastread) is mostly CPU under the GIL. On SQLite a trip (a few
+# indexed SELECTs answered from the page cache, then numpy and one onnxruntime run) takes
+# about a millisecond and holds the GIL for most of it, so a worker thread does not take
+# it off the event loop: it only makes the two fight for the GIL (each hand-off costs
+# more at concurrency). At 32 concurrent recommendation requests a trip in a thread cost
+# 4.6 ms of server CPU per request against 3.1 ms on the loop (bench/serve.py cells,
+# taking turns), and 16 threads cost two thirds more than 2. So on SQLite the trip runs
+# on the event loop, and a trip that finds it must do slow work raises `Offload` before
+# it does, to be run again in one of a few threads. PostgreSQL reads wait on the network,
+# which threads overlap (8 is a judgement, not a measurement).
 _FAST: RunVar[CapacityLimiter] = RunVar("bookrec_db_fast")
 FAST_THREADS = {"sqlite": 2}
 FAST_THREADS_DEFAULT = 8
+
+
+class Offload(Exception):
+    """Raised by a hot-path function running on the event loop (`FastReads.inline`) that
+    finds it must do slow work (a fold-in): `read_fast` runs it again in a worker thread.
+    It must not have changed anything before raising: it starts again from the start."""
 
 
 def _limiter(var: RunVar[CapacityLimiter], tokens: int) -> CapacityLimiter:
@@ -64,16 +76,23 @@ def _limiter(var: RunVar[CapacityLimiter], tokens: int) -> CapacityLimiter:
 
 
 async def read_fast(engine: Engine, fn: Callable[..., T], *args: Any) -> T:
-    """Run a read-only `fn(fast_reads, *args)` in a worker thread, in a read transaction of
-    its own, for the hot read path (see db.fastread): one trip, whatever `fn` reads."""
-    threads = FAST_THREADS.get(engine.dialect.name, FAST_THREADS_DEFAULT)
+    """Run a read-only `fn(fast_reads, *args)` in a read transaction of its own, for the
+    hot read path (see db.fastread): one trip, whatever `fn` reads. On SQLite the trip runs
+    on the event loop unless `fn` raises `Offload`; otherwise, and then, in a worker thread."""
+    dialect = engine.dialect.name
+    if can_run_inline(engine):
+        try:
+            return _read_fast(engine, fn, args, True)
+        except Offload:
+            pass
+    threads = FAST_THREADS.get(dialect, FAST_THREADS_DEFAULT)
     return await anyio.to_thread.run_sync(
-        _read_fast, engine, fn, args, limiter=_limiter(_FAST, threads)
+        _read_fast, engine, fn, args, False, limiter=_limiter(_FAST, threads)
     )
 
 
-def _read_fast(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-    with FastReads.open(engine) as db:
+def _read_fast(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], inline: bool) -> T:
+    with FastReads.open(engine, inline) as db:
         return fn(db, *args)
 
 

@@ -32,6 +32,7 @@ class Recommender:
         self._book_ids = arrays["book_ids"].astype(np.int64)
         self._users = IdIndex(self._user_ids)
         self._books = IdIndex(self._book_ids)
+        self._dim = int(arrays["book_factors"].shape[1])  # a reader vector's length
         self.similarity = BookSimilarity(
             self._book_ids, arrays["book_factors"].astype(np.float32), self._books
         )
@@ -64,8 +65,7 @@ class Recommender:
                     f"{label} of shape {values.shape} with non-finite values or a wrong shape"
                 )
         if VECTOR_GRAPH in self._sessions:
-            dim = self.similarity.unit.shape[1]
-            out = self._run_vector(np.zeros(dim, np.float32), 0.0)
+            out = self._run_vector(np.zeros(self._dim, np.float32), 0.0)
             if not all(np.all(np.isfinite(o)) for o in out):
                 where = self.path / self.manifest["graphs"][VECTOR_GRAPH]["file"]
                 raise ArtifactError(f"{where}: smoke run gave NaN/inf")

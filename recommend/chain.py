@@ -6,7 +6,7 @@ before every top-k, so a list still has k books); with a category, every step
 only considers that category's books (the model ranks inside it: a mask before the top-k).
 With diversity, each step ranks a larger pool and picks from it by maximal marginal
 relevance (`recommend.diversity`). Plain functions over a loaded model and a popularity
-snapshot; they block (ONNX runs, numpy) and run in a worker thread (see `service`).
+snapshot; they block (ONNX runs, numpy) and run in the service's one trip (see `service`).
 """
 
 from __future__ import annotations

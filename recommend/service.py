@@ -1,8 +1,9 @@
-"""The recommendation service: one worker-thread trip per request, next to the database.
+"""The recommendation service: one trip per request, next to the database.
 
 In that trip: the reader's state (one statement), the chain (numpy + onnxruntime), and the
 rows of the picked books (one statement), so that a request never bounces between the
-event loop, the database and the model."""
+event loop, the database and the model. On SQLite the trip runs on the event loop
+(`db.session.read_fast`), except one that must fold a reader in, which goes to a thread."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from db import lists as db_lists
 from db.catalog import BookRow, CategoryRow
 from db.errors import InvalidInput, NotFound
 from db.fastread import FastReads
-from db.popularity import PopularityCache
-from db.session import read_fast
+from db.popularity import PopularityCache, PopularityIndex
+from db.session import Offload, read_fast
 from inference import Recommender
 from inference.live import LiveModel
+from inference.vector_cache import FoldInDeferred, fold_ins_deferred
 from recommend.experiments import CONTROL, Assignment
 from recommend.lists import ListRecorder, ServedList, list_id_age, new_list_id
 from recommend.types import Pick, ReaderState, Request
@@ -189,10 +191,22 @@ class RecommendationService:
         request = dataclasses.replace(request, hidden=catalog.hidden_book_ids(db))
         _check_category(db, request)
         reader = ReaderState(user_id, *state)
-        picks = chain.recommend(reader, request, model, self._popularity.get())
+        popularity = self._popularity_for(db)
+        try:
+            with fold_ins_deferred(db.inline):
+                picks = chain.recommend(reader, request, model, popularity)
+        except FoldInDeferred:
+            raise Offload from None  # tens of milliseconds of numpy: not on the event loop
         found = _with_books(db, picks, with_categories)
         self.recorder.record(served, [r.pick for r in found], len(served.shown))
         return Served(served.id, found)
+
+    def _popularity_for(self, db: FastReads) -> PopularityIndex:
+        """The popularity snapshot; its first load (a scan of the ratings) is not done on
+        the event loop."""
+        if db.inline and not self._popularity.loaded:
+            raise Offload
+        return self._popularity.get()
 
     def _list_to_serve(
         self,
@@ -272,7 +286,7 @@ class RecommendationService:
             raise NotFound(f"No book with id {book_id}.")
         request = dataclasses.replace(request, hidden=catalog.hidden_book_ids(db))
         _check_category(db, request)
-        picks = chain.similar(book_id, request, model, self._popularity.get())
+        picks = chain.similar(book_id, request, model, self._popularity_for(db))
         found = _with_books(db, picks, with_categories)
         served = ServedList(
             new_list_id(),

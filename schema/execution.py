@@ -17,17 +17,28 @@ executed by graphql-core itself, and an error among them is handled exactly as
 graphql-core's `execute_field` handles it. Anything unusual before that (a null for a
 non-null field, a value a scalar refuses, an exception) goes down graphql-core's own path,
 which then reports it exactly as it always did, with its path and location.
+
+One level up, an object whose whole selection is plain (recursively: plain leaves, plain
+objects, lists of them, `__typename`, and resolvers marked `prefetched` whose value was
+read with the object) is completed by a plan made once per request and selection: a
+tight loop that reads the attributes and coerces the leaves. Ten recommendations are ten
+such objects. If anything about a value is unusual (a null where the schema promises a
+value, an exception, a value a scalar refuses, a prefetched value that is missing), the
+plan gives up on that object and graphql-core completes it from the start (the reads
+have no side effects), reporting errors exactly as it always does.
 """
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     GraphQLField,
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -36,6 +47,21 @@ from graphql import (
     is_leaf_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+F = TypeVar("F", bound=Callable[..., Any])
+_PREFETCHED = "_bookrec_prefetched"
+
+
+def prefetched(attribute: str) -> Callable[[F], F]:
+    """Marks a resolver (under `@strawberry.field`) that returns `self.<attribute>` as it
+    is whenever that is not None: a value read with the object in the same trip. Whole-
+    object plans read the attribute then, without calling the resolver."""
+
+    def mark(resolver: F) -> F:
+        setattr(resolver, _PREFETCHED, attribute)
+        return resolver
+
+    return mark
 
 
 class _Plain:
@@ -74,7 +100,113 @@ def plain_field(field: GraphQLField | None) -> _Plain | None:
     return None
 
 
+class _GiveUp(Exception):
+    """A value a whole-object plan does not complete: graphql-core does the object."""
+
+
+_GIVE_UP = _GiveUp()
+
+# How a plan step completes its value.
+_LEAF, _OBJECT, _LIST_OF_LEAVES, _LIST_OF_OBJECTS, _TYPENAME = range(5)
+
+
+def _attribute_getter(field: GraphQLField) -> Callable[[Any], Any] | None:
+    """How a whole-object plan reads this field's value from its source, or None if it
+    cannot: strawberry's basic field (the attribute, read as strawberry's default
+    resolver reads it), or a `prefetched` resolver (its attribute; None there = give up)."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    if definition is None or field.args or definition.extensions:
+        return None
+    resolver = definition.base_resolver
+    if resolver is None:
+        if not getattr(field.resolve, "_is_default", False):
+            return None
+        if definition.default_resolver is not getattr:
+            name, read = definition.python_name, definition.default_resolver
+            return lambda source: read(source, name)
+        return operator.attrgetter(definition.python_name)
+    attribute = getattr(resolver.wrapped_func, _PREFETCHED, None)
+    return None if attribute is None else operator.attrgetter(attribute)
+
+
+class _Step:
+    __slots__ = ("getter", "item_non_null", "key", "kind", "leaf", "non_null", "plan", "prefetch")
+
+    def __init__(self, key: str, kind: int) -> None:
+        self.key = key
+        self.kind = kind
+        self.getter: Callable[[Any], Any] = _none
+        self.non_null = False
+        self.item_non_null = False
+        self.leaf: Any = None
+        self.plan: _Plan | None = None
+        self.prefetch = False  # None read from a prefetched attribute: not there, give up
+
+
+def _none(_source: Any) -> None:
+    return None
+
+
+class _Plan:
+    """Completes one object whose selection is plain, into the dict graphql-core makes."""
+
+    __slots__ = ("steps", "type_name")
+
+    def __init__(self, type_name: str, steps: list[_Step]) -> None:
+        self.type_name = type_name
+        self.steps = steps
+
+    def run(self, source: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for step in self.steps:
+            kind = step.kind
+            if kind == _TYPENAME:
+                out[step.key] = self.type_name
+                continue
+            value = step.getter(source)
+            if value is None:
+                if step.non_null or step.prefetch:
+                    raise _GIVE_UP
+                out[step.key] = None
+            elif isinstance(value, Exception):
+                raise _GIVE_UP
+            elif kind == _LEAF:
+                out[step.key] = _coerce(step.leaf, value)
+            elif kind == _OBJECT:
+                out[step.key] = step.plan.run(value)  # type: ignore[union-attr]
+            else:
+                if type(value) is not list and type(value) is not tuple:
+                    raise _GIVE_UP
+                out[step.key] = [_item(step, kind, item) for item in value]
+        return out
+
+
+def _coerce(leaf: Any, value: Any) -> Any:
+    try:
+        coerced = leaf.coerce_output_value(value)
+    except Exception:
+        raise _GIVE_UP from None
+    if coerced is Undefined or coerced is None:
+        raise _GIVE_UP
+    return coerced
+
+
+def _item(step: _Step, kind: int, item: Any) -> Any:
+    if item is None:
+        if step.item_non_null:
+            raise _GIVE_UP
+        return None
+    if isinstance(item, Exception):
+        raise _GIVE_UP
+    if kind == _LIST_OF_LEAVES:
+        return _coerce(step.leaf, item)
+    return step.plan.run(item)  # type: ignore[union-attr]
+
+
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    # (type name, id of a selection) -> (the selection, kept alive; its plan or None)
+    _bookrec_plans: dict[tuple[str, int], tuple[Any, _Plan | None]]
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -148,3 +280,99 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, field_type, field_details_list, path)
             return None
+
+    # ------------------------------------------------------------ whole-object plans
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        plan = self._plan_of(return_type, field_details_list)
+        if plan is not None:
+            try:
+                return plan.run(result)
+            except _GiveUp:
+                pass
+        return super().collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
+        )
+
+    def _plan_of(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
+        """The plan for this selection on this type, made once per request (the same
+        selection list completes every item of a list), None if it is not all plain."""
+        try:
+            plans = self._bookrec_plans
+        except AttributeError:
+            plans = self._bookrec_plans = {}
+        key = (return_type.name, id(field_details_list))
+        found = plans.get(key)
+        if found is None:
+            # The selection list is kept with its plan so that its id is not reused.
+            found = plans[key] = (
+                field_details_list,
+                self._make_plan(return_type, field_details_list),
+            )
+        return found[1]
+
+    def _make_plan(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
+        grouped, new_defer_usages, _forbidden = self.collect_subfields(
+            return_type, field_details_list
+        )
+        if new_defer_usages:
+            return None
+        steps: list[_Step] = []
+        for key, details in grouped.items():
+            if any(d.defer_usage is not None or d.fragment_variable_values for d in details):
+                return None
+            node = details[0].node
+            if node.arguments or (
+                node.directives
+                and any(d.name.value not in ("skip", "include") for d in node.directives)
+            ):
+                return None
+            name = node.name.value
+            if name == "__typename":
+                steps.append(_Step(key, _TYPENAME))
+                continue
+            field = return_type.fields.get(name)
+            getter = None if field is None else _attribute_getter(field)
+            if field is None or getter is None:
+                return None
+            step = self._step(key, field, details)
+            if step is None:
+                return None
+            step.getter = getter
+            step.prefetch = field.resolve is not None and not getattr(
+                field.resolve, "_is_default", False
+            )
+            steps.append(step)
+        return _Plan(return_type.name, steps)
+
+    def _step(self, key: str, field: GraphQLField, details: Any) -> _Step | None:
+        kind: Any = field.type
+        non_null = isinstance(kind, GraphQLNonNull)
+        kind = _unwrapped(kind)
+        item_non_null = False
+        listed = isinstance(kind, GraphQLList)
+        if listed:
+            kind = kind.of_type
+            item_non_null = isinstance(kind, GraphQLNonNull)
+            kind = _unwrapped(kind)
+            if isinstance(kind, GraphQLList):
+                return None  # lists of lists: graphql-core's
+        if is_leaf_type(kind):
+            step = _Step(key, _LIST_OF_LEAVES if listed else _LEAF)
+            step.leaf = kind
+        elif isinstance(kind, GraphQLObjectType) and kind.is_type_of is None:
+            plan = self._plan_of(kind, details)
+            if plan is None:
+                return None
+            step = _Step(key, _LIST_OF_OBJECTS if listed else _OBJECT)
+            step.plan = plan
+        else:
+            return None
+        step.non_null, step.item_non_null = non_null, item_non_null
+        return step

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry import relay
@@ -18,6 +19,7 @@ from db.models import Rating as RatingRow
 from db.models import User as UserRow
 from schema.context import Context
 from schema.errors import Forbidden
+from schema.execution import prefetched
 from schema.pagination import check_first, parse_rating_cursor, rating_cursor
 
 CategoryLike = CategoryTable | CategoryRow  # an ORM row, or a plain row from the fast path
@@ -81,17 +83,24 @@ class Book:
         my_feedback: dict[int, str] | None = None,
     ) -> Book:
         # The columns of db.catalog.BookRow, which every book read returns (a drift fails here).
-        fields = {name: getattr(row, name) for name in BookRow._fields}
+        fields: dict[str, Any]
+        if type(row) is BookRow:  # the fast path's rows: a tuple in the field order
+            fields = dict(zip(BookRow._fields, row, strict=True))
+        else:
+            fields = {name: getattr(row, name) for name in BookRow._fields}
         fields["id"] = strawberry.ID(str(row.id))
-        book = cls(**fields)
-        if categories is not None:
-            book.prefetched_categories = [Category.from_row(c) for c in categories]
-        book.prefetched_stats = stats
-        book.prefetched_my_half_stars = my_half_stars
-        book.prefetched_my_feedback = my_feedback
-        return book
+        return cls(
+            **fields,
+            prefetched_categories=(
+                None if categories is None else [Category.from_row(c) for c in categories]
+            ),
+            prefetched_stats=stats,
+            prefetched_my_half_stars=my_half_stars,
+            prefetched_my_feedback=my_feedback,
+        )
 
     @strawberry.field
+    @prefetched("prefetched_categories")
     def categories(self, info: Info[Context, None]) -> list[Category]:
         if self.prefetched_categories is not None:
             return self.prefetched_categories

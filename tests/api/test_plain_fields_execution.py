@@ -13,7 +13,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.execution import PlainFieldsExecutionContext, plain_field
+from schema.execution import PlainFieldsExecutionContext, _Plan, plain_field, prefetched
 
 
 @strawberry.enum
@@ -50,6 +50,24 @@ class Holder:
     leafy: Leafy
     maybe_leafy: Leafy | None
     label: str
+    tags: list[str] = strawberry.field(default_factory=list)
+    maybe_tags: list[str | None] | None = None
+    leaves: list[Leafy] = strawberry.field(default_factory=list)
+    maybe_leaves: list[Leafy | None] | None = None
+    stored_shelf: strawberry.Private[list[Leafy] | None] = None
+
+    @strawberry.field
+    @prefetched("stored_shelf")
+    def shelf(self) -> list[Leafy]:
+        if self.stored_shelf is not None:  # the contract of `prefetched`
+            return self.stored_shelf
+        return [_leafy(name="loaded")]  # what a dataloader would bring
+
+    @strawberry.field
+    @prefetched("stored_shelf")
+    def maybe_shelf(self) -> list[Leafy] | None:
+        # Nullable: a missing prefetched value must still reach the resolver, not be null.
+        return self.stored_shelf if self.stored_shelf is not None else [_leafy(name="loaded")]
 
     @strawberry.field
     def computed(self) -> str:
@@ -63,6 +81,16 @@ class Holder:
     @strawberry.field
     def shout(self, times: int = 1) -> str:
         return self.label * times
+
+
+class Iterable:
+    """Iterable, but neither a list nor a tuple (iterated afresh by each execution)."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
 
 
 def _leafy(**overrides: Any) -> Leafy:
@@ -79,6 +107,47 @@ def _leafy(**overrides: Any) -> Leafy:
 
 HOLDERS = {
     "fine": Holder(leafy=_leafy(), maybe_leafy=_leafy(maybe="m"), label="a"),
+    "lists": Holder(
+        leafy=_leafy(),
+        maybe_leafy=None,
+        label="h",
+        tags=["x", "y"],
+        maybe_tags=["x", None],
+        leaves=[_leafy(), _leafy(name="second")],
+        maybe_leaves=[None, _leafy(maybe="m")],
+        stored_shelf=[_leafy(name="stored")],
+    ),
+    # Lists with what the schema refuses in them, or not lists at all: one each, so that
+    # each is the only reason its holder cannot be planned.
+    "null_in_tags": Holder(
+        leafy=_leafy(),
+        maybe_leafy=None,
+        label="i",
+        tags=["x", None],  # type: ignore[list-item]
+    ),
+    "not_a_list": Holder(
+        leafy=_leafy(),
+        maybe_leafy=None,
+        label="k",
+        maybe_tags="no",  # type: ignore[arg-type]
+    ),
+    "null_in_leaves": Holder(
+        leafy=_leafy(),
+        maybe_leafy=None,
+        label="l",
+        leaves=[_leafy(), None],  # type: ignore[list-item]
+    ),
+    "bad_in_maybe_leaves": Holder(
+        leafy=_leafy(), maybe_leafy=None, label="m", maybe_leaves=[_leafy(even=7)]
+    ),
+    "tuple_lists": Holder(
+        leafy=_leafy(),
+        maybe_leafy=None,
+        label="j",
+        tags=("x",),  # type: ignore[arg-type]
+        leaves=(_leafy(),),  # type: ignore[arg-type]
+        maybe_leaves=Iterable([_leafy()]),  # type: ignore[arg-type]
+    ),
     # A null where the schema promises a value: the error propagates to the nearest
     # nullable parent, exactly as graphql-core does it.
     "null_leaf": Holder(leafy=_leafy(name=None), maybe_leafy=_leafy(name=None), label="b"),
@@ -119,6 +188,24 @@ QUERIES = [
     '{ holder(kind: "null_object") { leafy { name } } }',
     '{ holder(kind: "null_object") { maybeLeafy { name } label } }',
     '{ holder(kind: "exception_value") { leafy { maybe } } }',
+    *(
+        f'{{ holder(kind: "{kind}") {{ __typename tags maybeTags leaves {{ name even __typename }} '
+        "maybeLeaves { name even } } }"
+        for kind in (
+            "lists",
+            "null_in_tags",
+            "not_a_list",
+            "null_in_leaves",
+            "bad_in_maybe_leaves",
+            "tuple_lists",
+            "fine",
+        )
+    ),
+    "{ holders { label leaves { name } shelf { name colour } } }",
+    '{ holder(kind: "lists") { shelf { name } } }',
+    "{ holders { label maybeShelf { name } } }",
+    '{ holder(kind: "lists") { leaves { ... on Leafy { name } n: name } l: leafy { name } } }',
+    '{ holder(kind: "lists") { leaves { name @skip(if: true) maybe } } }',
 ]
 
 
@@ -167,6 +254,36 @@ def test_which_fields_take_the_short_path() -> None:
         ("Leafy", "even"),
         ("Leafy", "number"),
     }  # not the resolvers (computed, later) nor a field with arguments (shout)
+
+
+def test_whole_object_plans_complete_plain_selections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparisons above also pass if no plan ever runs: this one counts them."""
+    runs: list[str] = []
+    original = _Plan.run
+
+    def counted(self: _Plan, source: Any) -> dict[str, Any]:
+        runs.append(self.type_name)
+        return original(self, source)
+
+    monkeypatch.setattr(_Plan, "run", counted)
+    data, errors = _run(
+        PlainFieldsExecutionContext,
+        '{ holder(kind: "lists") { label leaves { name } shelf { name } } }',
+    )
+    assert not errors
+    assert data == {
+        "holder": {
+            "label": "h",
+            "leaves": [{"name": "n"}, {"name": "second"}],
+            "shelf": [{"name": "stored"}],
+        }
+    }
+    # The whole holder in one plan, its lists' objects by the plans nested in it.
+    assert runs == ["Holder", "Leafy", "Leafy", "Leafy"]
+    runs.clear()
+    # A resolver with arguments is not plain: the holder is not planned, its leaves are.
+    _run(PlainFieldsExecutionContext, '{ holder(kind: "lists") { shout leaves { name } } }')
+    assert runs == ["Leafy", "Leafy"]
 
 
 def test_the_service_schema_uses_it() -> None:

@@ -3,8 +3,15 @@ list from their current ratings (REFRESHED), folded in from their trained vector
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+import pytest
 import sqlalchemy as sa
 
+from db.fastread import FastReads
+from inference.vector_cache import VectorCache
+from recommend.service import RecommendationService
 from tests.support.api import Api, login_as, rated_by
 from tests.support.tiny_catalog import MYSTERY
 
@@ -50,3 +57,46 @@ async def test_deleting_the_new_rating_goes_back_to_the_model(
     }
     await rec_api.ok("mutation($b: ID!) { deleteRating(bookId: $b) }", {"b": book}, token)
     assert (await rec_api.ok(REC, token=token))["recommendations"] == before
+
+
+async def test_a_fold_in_is_never_computed_on_the_event_loop(
+    rec_api: Api, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the trip runs on the event loop (db.session.read_fast), but a refreshed
+    reader's first list needs a fold-in: that trip is offloaded to a thread, and the next
+    list, from the cached vector, is served on the loop again."""
+    loop_thread = threading.get_ident()
+    folded_on: list[int] = []
+    trips: list[tuple[int, bool]] = []
+    get, for_reader = VectorCache.get, RecommendationService._for_reader
+
+    def recorded_get(self: VectorCache, key: Any, compute: Any) -> Any:
+        def fold() -> Any:
+            folded_on.append(threading.get_ident())
+            return compute()
+
+        return get(self, key, fold)
+
+    def recorded_trip(self: RecommendationService, db: FastReads, *args: Any) -> Any:
+        trips.append((threading.get_ident(), db.inline))
+        return for_reader(self, db, *args)
+
+    monkeypatch.setattr(VectorCache, "get", recorded_get)
+    monkeypatch.setattr(RecommendationService, "_for_reader", recorded_trip)
+    on_sqlite = engine.dialect.name == "sqlite"
+    token = await login_as(rec_api, engine, 3)
+    await rec_api.ok(REC, token=token)
+    assert trips == [(loop_thread, True)] if on_sqlite else trips[0][0] != loop_thread
+    book = next(str(b) for b in MYSTERY if str(b) not in rated_by(engine, 3))
+    await rec_api.ok(RATE, {"b": book, "s": 5.0}, token)
+    trips.clear()
+    first = (await rec_api.ok(REC, token=token))["recommendations"]
+    assert {r["source"] for r in first} == {"REFRESHED"}
+    assert len(folded_on) == 1 and folded_on[0] != loop_thread
+    if on_sqlite:  # tried on the loop, given up before any work, done again in a thread
+        assert trips[0] == (loop_thread, True) and trips[1][1] is False
+        assert trips[1][0] != loop_thread and len(trips) == 2
+    trips.clear()
+    again = (await rec_api.ok(REC, token=token))["recommendations"]
+    assert again == first and len(folded_on) == 1  # the cached vector, not folded again
+    assert trips == [(loop_thread, True)] if on_sqlite else trips[0][0] != loop_thread
