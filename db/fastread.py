@@ -14,6 +14,7 @@ dialect qualify (integers, strings, floats): `Prepared` checks that when it comp
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
@@ -166,6 +167,12 @@ _OWN: weakref.WeakKeyDictionary[Engine, _Own] = weakref.WeakKeyDictionary()
 _OWN_LOCK = threading.Lock()
 
 
+def is_busy(exc: BaseException) -> bool:
+    """Whether this is SQLite's SQLITE_BUSY (a lock another connection holds), any variant."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF == 5
+
+
 def can_run_inline(engine: Engine) -> bool:
     """Whether trips may run on the event loop: a SQLite database in a file (an in-memory
     one is a different database on every connection)."""
@@ -173,31 +180,48 @@ def can_run_inline(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
 
 
-@contextlib.contextmanager
-def _own_connection(engine: Engine) -> Iterator[Any]:
+def has_own_connection(engine: Engine, thread: int) -> bool:
+    """Whether `thread` has its connection for trips on the loop (see `make_own_connection`)."""
+    own = _OWN.get(engine)
+    return own is not None and thread in own.by_thread
+
+
+def make_own_connection(engine: Engine, thread: int) -> None:
+    """Blocking (call it from a worker thread: connecting may wait for a lock): the
+    connection that `thread`'s trips on the loop will use."""
     if not can_run_inline(engine):
         raise ValueError("trips on the event loop are for a SQLite database in a file")
-    own = _OWN.get(engine)
-    if own is None:
-        with _OWN_LOCK:
-            own = _OWN.get(engine)
-            if own is None:
-                own = _OWN[engine] = _Own(engine.pool.recreate(), {})
-                if not sa.event.contains(engine, "engine_disposed", _close_own):
-                    sa.event.listen(engine, "engine_disposed", _close_own)
-    by_thread, ident = own.by_thread, threading.get_ident()
-    driver: Any = by_thread.get(ident)
-    if driver is None:
-        pooled = own.pool.connect()  # the connect hooks ran: foreign keys, busy timeout, WAL
-        driver = by_thread[ident] = pooled.driver_connection
+    with _OWN_LOCK:
+        own = _OWN.get(engine)
+        if own is None:
+            own = _OWN[engine] = _Own(engine.pool.recreate(), {})
+            if not sa.event.contains(engine, "engine_disposed", _close_own):
+                sa.event.listen(engine, "engine_disposed", _close_own)
+        if thread in own.by_thread:
+            return
+        pooled = own.pool.connect()  # the connect hooks ran: foreign keys, WAL
+        driver: Any = pooled.driver_connection
         pooled.detach()  # never checked back in: closed with the engine
+        # Never wait for a lock on the loop (readers of a WAL database rarely meet one:
+        # recovery, another process in exclusive locking mode): SQLITE_BUSY at once, and
+        # `db.session.read_fast` runs the trip in a thread, which waits as every reader does.
+        driver.execute("PRAGMA busy_timeout=0")
+        own.by_thread[thread] = driver
+
+
+@contextlib.contextmanager
+def _own_connection(engine: Engine) -> Iterator[Any]:
+    own, ident = _OWN.get(engine), threading.get_ident()
+    driver: Any = None if own is None else own.by_thread.get(ident)
+    if own is None or driver is None:
+        raise RuntimeError("no connection of this thread's own: make_own_connection first")
     try:
         driver.execute("BEGIN")  # autobegin is off (see db.engine)
         yield driver
     except BaseException:
-        # A connection SQLite gave up on is closed and replaced on the next trip.
+        # A connection SQLite gave up on is closed and replaced (by the next read_fast).
         if not _usable(driver):
-            by_thread.pop(ident, None)
+            own.by_thread.pop(ident, None)
             with contextlib.suppress(Exception):
                 driver.close()
         raise

@@ -21,6 +21,7 @@ its connection, commit and rollback included, run under another.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -32,7 +33,13 @@ from sqlmodel import Session
 
 from db.engine import IMMEDIATE
 from db.errors import transient_sqlstate
-from db.fastread import FastReads, can_run_inline
+from db.fastread import (
+    FastReads,
+    can_run_inline,
+    has_own_connection,
+    is_busy,
+    make_own_connection,
+)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -50,10 +57,11 @@ OPEN_THREADS = 40
 # about a millisecond and holds the GIL for most of it, so a worker thread does not take
 # it off the event loop: it only makes the two fight for the GIL (each hand-off costs
 # more at concurrency). At 32 concurrent recommendation requests a trip in a thread cost
-# 4.6 ms of server CPU per request against 3.1 ms on the loop (bench/serve.py cells,
-# taking turns), and 16 threads cost two thirds more than 2. So on SQLite the trip runs
-# on the event loop, and a trip that finds it must do slow work raises `Offload` before
-# it does, to be run again in one of a few threads. PostgreSQL reads wait on the network,
+# 4.3-6.2 ms of server CPU per request against 3.1-4.4 ms on the loop (three pairs of
+# wrk cells taking turns), and 16 threads had cost two thirds more than 2. So on SQLite
+# the trip runs on the event loop, and a trip that finds it must do slow work raises
+# `Offload` before it does, to be run again in one of a few threads (so is one that
+# meets a lock). PostgreSQL reads wait on the network,
 # which threads overlap (8 is a judgement, not a measurement).
 _FAST: RunVar[CapacityLimiter] = RunVar("bookrec_db_fast")
 FAST_THREADS = {"sqlite": 2}
@@ -78,13 +86,20 @@ def _limiter(var: RunVar[CapacityLimiter], tokens: int) -> CapacityLimiter:
 async def read_fast(engine: Engine, fn: Callable[..., T], *args: Any) -> T:
     """Run a read-only `fn(fast_reads, *args)` in a read transaction of its own, for the
     hot read path (see db.fastread): one trip, whatever `fn` reads. On SQLite the trip runs
-    on the event loop unless `fn` raises `Offload`; otherwise, and then, in a worker thread."""
+    on the event loop unless `fn` raises `Offload` or a lock is held (SQLITE_BUSY);
+    otherwise, and then, in a worker thread."""
     dialect = engine.dialect.name
     if can_run_inline(engine):
+        loop_thread = threading.get_ident()
+        if not has_own_connection(engine, loop_thread):  # connecting may wait for a lock
+            await anyio.to_thread.run_sync(make_own_connection, engine, loop_thread)
         try:
             return _read_fast(engine, fn, args, True)
         except Offload:
             pass
+        except Exception as exc:
+            if not is_busy(exc):  # a lock is waited for in a thread, never on the loop
+                raise
     threads = FAST_THREADS.get(dialect, FAST_THREADS_DEFAULT)
     return await anyio.to_thread.run_sync(
         _read_fast, engine, fn, args, False, limiter=_limiter(_FAST, threads)

@@ -4,6 +4,7 @@ that raises `Offload` runs again in a worker thread; PostgreSQL trips always go 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -152,3 +153,62 @@ async def test_disposing_the_engine_closes_its_inline_connections(
     # The engine still works after dispose (a new connection is made on the next trip).
     await read_fast(sqlite_reader, grab)
     assert seen[1] is not driver
+
+
+async def test_connecting_under_a_lock_does_not_block_the_loop(sqlite_reader: sa.Engine) -> None:
+    """Another process holds SQLite's lock (exclusive locking mode, which it can only take
+    while no other connection is open) when the loop's first trip needs its connection:
+    connecting waits for the lock in a thread, while the event loop goes on serving."""
+    sqlite_reader.dispose()  # no connection open: the holder can take the lock
+    path = sqlite_reader.url.database
+    assert path
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE app_user SET is_staff = is_staff WHERE id = 1")
+    release = threading.Timer(0.5, lambda: (holder.execute("COMMIT"), holder.close()))
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    release.start()
+    ticking = asyncio.create_task(ticker())
+    try:
+        _, _, state = await read_fast(sqlite_reader, _where)
+    finally:
+        ticking.cancel()
+        release.join()
+    assert state is not None
+    assert ticks >= 10  # the loop ran while the connection waited for the lock
+    _, inline, _ = await read_fast(sqlite_reader, _where)
+    assert inline
+
+
+async def test_a_trip_that_meets_a_lock_runs_again_in_a_thread(sqlite_reader: sa.Engine) -> None:
+    """A trip on the loop never waits for a lock (its connection's busy timeout is 0): on
+    SQLITE_BUSY it is run again in a thread, whose connection waits as any reader's does."""
+    calls: list[bool] = []
+
+    def busy_on_the_loop(db: FastReads) -> str:
+        calls.append(db.inline)
+        if db.inline:
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+            raise error
+        return "read"
+
+    assert await read_fast(sqlite_reader, busy_on_the_loop) == "read"
+    assert calls == [True, False]
+
+    def fails_otherwise(db: FastReads) -> None:
+        raise sqlite3.OperationalError("no such table: nothing")  # not a lock: raised
+
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await read_fast(sqlite_reader, fails_otherwise)
+    with FastReads.open(sqlite_reader, inline=False) as db:
+        timeout = db._connection.execute("PRAGMA busy_timeout").fetchone()[0]
+    assert timeout > 0  # the pool's connections still wait for locks
