@@ -61,8 +61,8 @@ OPEN_THREADS = 40
 # wrk cells taking turns), and 16 threads had cost two thirds more than 2. So on SQLite
 # the trip runs on the event loop, and a trip that finds it must do slow work raises
 # `Offload` before it does, to be run again in one of a few threads (so is one that
-# meets a lock). PostgreSQL reads wait on the network,
-# which threads overlap (8 is a judgement, not a measurement).
+# meets a lock). PostgreSQL reads wait on the network, which threads overlap (8 is a
+# judgement, not a measurement).
 _FAST: RunVar[CapacityLimiter] = RunVar("bookrec_db_fast")
 FAST_THREADS = {"sqlite": 2}
 FAST_THREADS_DEFAULT = 8
