@@ -101,8 +101,8 @@ def _train(
     seed: int = 42,
     force: bool = False,
 ) -> None:
-    # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) says nothing useful here.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) says nothing useful here:
+    # its log level is set by `training` itself (imported above), the rest is filtered.
     filter_tensorflow_chatter()
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)
     try:
@@ -143,7 +143,6 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
 
             print(training_runs_table(recent_runs(engine, args.limit)))
             return
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         filter_tensorflow_chatter()
         logging.getLogger("tf2onnx").setLevel(logging.WARNING)
         try:

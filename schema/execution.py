@@ -294,7 +294,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if plan is not None:
             try:
                 return plan.run(result)
-            except _GiveUp:
+            except Exception:  # _GiveUp, or a read that raised: graphql-core locates it
                 pass
         return super().collect_and_execute_subfields(
             return_type, field_details_list, path, result, position_context

@@ -83,6 +83,15 @@ class Holder:
         return self.label * times
 
 
+class UnreadableLabel(Holder):
+    """A source whose attribute read raises (a property, a lazy ORM load that fails)."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "label":
+            raise RuntimeError("the label cannot be read")
+        return super().__getattribute__(name)
+
+
 class Iterable:
     """Iterable, but neither a list nor a tuple (iterated afresh by each execution)."""
 
@@ -107,6 +116,7 @@ def _leafy(**overrides: Any) -> Leafy:
 
 HOLDERS = {
     "fine": Holder(leafy=_leafy(), maybe_leafy=_leafy(maybe="m"), label="a"),
+    "unreadable": UnreadableLabel(leafy=_leafy(), maybe_leafy=None, label="u"),
     "lists": Holder(
         leafy=_leafy(),
         maybe_leafy=None,

@@ -59,6 +59,16 @@ async def test_deleting_the_new_rating_goes_back_to_the_model(
     assert (await rec_api.ok(REC, token=token))["recommendations"] == before
 
 
+def _assert_served_on_the_loop(
+    trips: list[tuple[int, bool]], loop_thread: int, on_sqlite: bool
+) -> None:
+    """One trip, on the loop on SQLite; in a thread on PostgreSQL."""
+    if on_sqlite:
+        assert trips == [(loop_thread, True)]
+    else:
+        assert len(trips) == 1 and trips[0][0] != loop_thread and not trips[0][1]
+
+
 async def test_a_fold_in_is_never_computed_on_the_event_loop(
     rec_api: Api, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,7 +96,7 @@ async def test_a_fold_in_is_never_computed_on_the_event_loop(
     on_sqlite = engine.dialect.name == "sqlite"
     token = await login_as(rec_api, engine, 3)
     await rec_api.ok(REC, token=token)
-    assert trips == [(loop_thread, True)] if on_sqlite else trips[0][0] != loop_thread
+    _assert_served_on_the_loop(trips, loop_thread, on_sqlite)
     book = next(str(b) for b in MYSTERY if str(b) not in rated_by(engine, 3))
     await rec_api.ok(RATE, {"b": book, "s": 5.0}, token)
     trips.clear()
@@ -99,4 +109,4 @@ async def test_a_fold_in_is_never_computed_on_the_event_loop(
     trips.clear()
     again = (await rec_api.ok(REC, token=token))["recommendations"]
     assert again == first and len(folded_on) == 1  # the cached vector, not folded again
-    assert trips == [(loop_thread, True)] if on_sqlite else trips[0][0] != loop_thread
+    _assert_served_on_the_loop(trips, loop_thread, on_sqlite)
