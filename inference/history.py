@@ -7,6 +7,8 @@ from the reader's current ratings. Order-free (a sum of mixed per-rating hashes,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -14,14 +16,14 @@ _M2 = np.uint64(0x94D049BB133111EB)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: every input bit affects every output bit."""
-    with np.errstate(over="ignore"):
-        x = x.astype(np.uint64)
-        x ^= x >> np.uint64(30)
-        x *= _M1
-        x ^= x >> np.uint64(27)
-        x *= _M2
-        x ^= x >> np.uint64(31)
+    """splitmix64's finaliser: every input bit affects every output bit. On uint64 arrays
+    the products wrap modulo 2^64 without a warning (only numpy scalars warn)."""
+    x = x.astype(np.uint64)
+    x ^= x >> np.uint64(30)
+    x *= _M1
+    x ^= x >> np.uint64(27)
+    x *= _M2
+    x ^= x >> np.uint64(31)
     return x
 
 
@@ -32,8 +34,17 @@ def rating_keys(book_ids: np.ndarray, stars: np.ndarray) -> np.ndarray:
 
 def history_hash(book_ids: np.ndarray, stars: np.ndarray) -> int:
     """The fingerprint of one reader's (book id, stars) ratings."""
-    with np.errstate(over="ignore"):
-        return int(rating_keys(book_ids, stars).sum(dtype=np.uint64))
+    return int(np.atleast_1d(rating_keys(book_ids, stars)).sum(dtype=np.uint64))
+
+
+def history_hash_of(rated: Sequence[tuple[int, float]]) -> int:
+    """`history_hash` of (book id, stars) pairs (a reader's ratings as serving reads them)."""
+    if not rated:
+        return 0
+    n = len(rated)
+    books = np.fromiter((b for b, _ in rated), dtype=np.int64, count=n)
+    stars = np.fromiter((s for _, s in rated), dtype=np.float64, count=n)
+    return history_hash(books, stars)
 
 
 def history_hashes(
@@ -41,6 +52,5 @@ def history_hashes(
 ) -> np.ndarray:
     """Per user index, the fingerprint of their ratings (users given as indices)."""
     out = np.zeros(n_users, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        np.add.at(out, np.asarray(users, dtype=np.int64), rating_keys(book_ids, stars))
+    np.add.at(out, np.asarray(users, dtype=np.int64), rating_keys(book_ids, stars))
     return out

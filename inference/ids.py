@@ -6,9 +6,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
+_BY_DICT = 128  # up to this many ids (not an array), looked up one by one
+
 
 class IdIndex:
-    """-1 where an id is unknown. Scalar lookups by dict, vector ones by one searchsorted."""
+    """-1 where an id is unknown. Scalar lookups and short lists by dict, arrays and long
+    lists by one searchsorted."""
 
     def __init__(self, ids: np.ndarray) -> None:
         self._order = np.argsort(ids, kind="stable")
@@ -19,6 +22,11 @@ class IdIndex:
         return self._scalar.get(int(id_), -1)
 
     def positions(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        if not isinstance(ids, np.ndarray):
+            ids = ids if isinstance(ids, list | tuple | set | frozenset) else list(ids)
+            if len(ids) <= _BY_DICT:  # a request's few ids: dict lookups beat numpy's calls
+                get = self._scalar.get
+                return np.array([get(int(i), -1) for i in ids], dtype=np.int64)
         if isinstance(ids, np.ndarray):
             ids = ids.astype(np.int64, copy=False).ravel()
         elif isinstance(ids, set | frozenset):

@@ -9,7 +9,7 @@ import numpy as np
 
 from artifact import ArtifactError
 from inference.foldin import FoldIn, Vector, fold_in_for
-from inference.history import history_hash
+from inference.history import history_hash_of
 from inference.ids import IdIndex
 from inference.loading import OUTPUTS, USER_GRAPH, VECTOR_GRAPH, OpenedArtifact, open_artifact
 from inference.metrics import top_k
@@ -183,7 +183,7 @@ class Recommender:
                 f"user {user_id} is unknown to model {self.version}; use recommend_for_history"
             )
         scores, stars = self._run_users(np.array([index], dtype=np.int64))
-        return self._ranked(scores[0], self._clip(stars[0]), k, exclude, allowed)
+        return self._ranked(scores[0], stars[0], k, exclude, allowed)
 
     def _ranked(
         self,
@@ -204,7 +204,16 @@ class Recommender:
         excluded = self.book_index(list(exclude))
         scores[excluded[excluded >= 0]] = -np.inf
         best = top_k(scores, k)
-        return [(int(self._book_ids[i]), float(scores[i]), float(stars[i])) for i in best]
+        low, high = self.rating_scale  # stars clipped here, for the k picks only
+        return [
+            (int(book), float(score), min(max(float(star), low), high))
+            for book, score, star in zip(
+                self._book_ids[best].tolist(),
+                scores[best].tolist(),
+                stars[best].tolist(),
+                strict=True,
+            )
+        ]
 
     # ---------------------------------------------------------------- refreshed readers
     @property
@@ -218,7 +227,7 @@ class Recommender:
         index = self._users.position(user_id)
         if index < 0 or self._history_hash is None:
             return False
-        return _fingerprint(rated) != int(self._history_hash[index])
+        return history_hash_of(rated) != int(self._history_hash[index])
 
     def rank_refreshed(
         self,
@@ -264,7 +273,7 @@ class Recommender:
         if self._fold_in is not None:
             fold_in = self._fold_in
             vector, bias = self.vectors.get(
-                (key, _fingerprint(rated)), lambda: fold_in.vector(idx, stars, start)
+                (key, history_hash_of(rated)), lambda: fold_in.vector(idx, stars, start)
             )
             scores, pred = self._run_vector(vector, bias)
             return scores, self._clip(pred)
@@ -333,10 +342,3 @@ class Recommender:
         self, book_ids: Sequence[int], candidate_book_ids: Sequence[int]
     ) -> list[int | None]:
         return self.similarity.most_similar_each(book_ids, candidate_book_ids)
-
-
-def _fingerprint(rated: Sequence[tuple[int, float]]) -> int:
-    if not rated:
-        return 0
-    pairs = np.asarray(rated, dtype=np.float64).reshape(-1, 2)
-    return history_hash(pairs[:, 0].astype(np.int64), pairs[:, 1])

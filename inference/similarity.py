@@ -19,7 +19,9 @@ class BookSimilarity:
         if 0 < used.size < book_factors.shape[1]:
             book_factors = book_factors[:, used]
         norms = np.linalg.norm(book_factors, axis=1, keepdims=True)
-        self.unit = (book_factors / np.maximum(norms, 1e-12)).astype(np.float32)
+        # Row-major: "because" and diversity gather rows (a column selection above leaves
+        # the array column-major, where each row's values lie a whole column apart).
+        self.unit = np.ascontiguousarray(book_factors / np.maximum(norms, 1e-12), np.float32)
         self._book_ids = book_ids
         self._books = books
 

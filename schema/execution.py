@@ -20,12 +20,13 @@ which then reports it exactly as it always did, with its path and location.
 
 One level up, an object whose whole selection is plain (recursively: plain leaves, plain
 objects, lists of them, `__typename`, and resolvers marked `prefetched` whose value was
-read with the object) is completed by a plan made once per request and selection: a
-tight loop that reads the attributes and coerces the leaves. Ten recommendations are ten
-such objects. If anything about a value is unusual (a null where the schema promises a
-value, an exception, a value a scalar refuses, a prefetched value that is missing), the
-plan gives up on that object and graphql-core completes it from the start (the reads
-have no side effects), reporting errors exactly as it always does.
+read with the object) is completed by a plan made once per selection (per request, or
+per query when it has no variables): a tight loop that reads the attributes and coerces
+the leaves. Ten recommendations are ten such objects. If anything about a value is
+unusual (a null where the schema promises a value, an exception, a value a scalar
+refuses, a prefetched value that is missing), the plan gives up on that object and
+graphql-core completes it from the start (the reads have no side effects), reporting
+errors exactly as it always does.
 """
 
 from __future__ import annotations
@@ -203,9 +204,20 @@ def _item(step: _Step, kind: int, item: Any) -> Any:
     return step.plan.run(item)  # type: ignore[union-attr]
 
 
+# Per schema: the plans of requests without variables, kept across requests. The parse
+# cache gives every request of the same query the same document, so its selections are the
+# same nodes; without variables nothing else decides a plan (@skip and @include take
+# literals). Keyed by (type name, ids of the selection's nodes); each entry keeps its
+# selection, so those ids are not reused while it is there. Emptied when full.
+_SHARED_PLANS: weakref.WeakKeyDictionary[
+    GraphQLSchema, dict[tuple[Any, ...], tuple[Any, _Plan | None]]
+] = weakref.WeakKeyDictionary()
+_SHARED_PLANS_MAX = 2048
+
+
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     # (type name, id of a selection) -> (the selection, kept alive; its plan or None)
-    _bookrec_plans: dict[tuple[str, int], tuple[Any, _Plan | None]]
+    _bookrec_plans: dict[tuple[Any, ...], tuple[Any, _Plan | None]]
 
     def execute_field(
         self,
@@ -301,13 +313,22 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         )
 
     def _plan_of(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
-        """The plan for this selection on this type, made once per request (the same
-        selection list completes every item of a list), None if it is not all plain."""
-        try:
-            plans = self._bookrec_plans
-        except AttributeError:
-            plans = self._bookrec_plans = {}
-        key = (return_type.name, id(field_details_list))
+        """The plan for this selection on this type, None if it is not all plain. Made once
+        per request (the same selection list completes every item of a list), and once per
+        query for requests without variables (see `_SHARED_PLANS`)."""
+        key: tuple[Any, ...]
+        if self.operation.variable_definitions:  # @skip / @include may read them
+            try:
+                plans = self._bookrec_plans
+            except AttributeError:
+                plans = self._bookrec_plans = {}
+            key = (return_type.name, id(field_details_list))
+        else:
+            shared = _SHARED_PLANS.get(self.schema)
+            if shared is None or len(shared) >= _SHARED_PLANS_MAX:
+                shared = _SHARED_PLANS[self.schema] = {}
+            plans = shared
+            key = (return_type.name, *(id(d.node) for d in field_details_list))
         found = plans.get(key)
         if found is None:
             # The selection list is kept with its plan so that its id is not reused.

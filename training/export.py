@@ -28,8 +28,8 @@ def export_graphs(model: keras.Model, out_dir: Path, folds_in: bool) -> dict[str
     the graph specs for the manifest."""
     n_books = int(model.n_books)
     graphs: dict[str, dict[str, Any]] = {}
-    # The same outputs with less work where the model has it (readers: a packed model's
-    # zero columns left out); check_parity compares the graphs with the model itself.
+    # The same outputs with less work where the model has it (readers: one product with
+    # the books' non-zero columns); check_parity compares the graphs with the model itself.
     compact = getattr(model, "compact_scoring", lambda: None)()
     score_all, score_vector_of = compact or (model.score_all, getattr(model, "score_vector", None))
 

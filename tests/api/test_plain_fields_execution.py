@@ -296,6 +296,52 @@ def test_whole_object_plans_complete_plain_selections(monkeypatch: pytest.Monkey
     assert runs == ["Leafy", "Leafy"]
 
 
+def test_plans_are_kept_across_requests_of_a_query_without_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the parse cache, a query without variables is planned once, not per request;
+    with variables (which @skip and @include may read) each request plans for itself, and
+    every answer stays graphql-core's."""
+    from schema.build import CachedParse
+
+    made: list[str] = []
+    original = PlainFieldsExecutionContext._make_plan
+
+    def counted(self: PlainFieldsExecutionContext, return_type: Any, details: Any) -> Any:
+        made.append(return_type.name)
+        return original(self, return_type, details)
+
+    monkeypatch.setattr(PlainFieldsExecutionContext, "_make_plan", counted)
+
+    def schema(context_class: type) -> strawberry.Schema:
+        return strawberry.Schema(
+            query=Query,
+            execution_context_class=context_class,
+            config=CONFIG,
+            extensions=[CachedParse],
+        )
+
+    plain, core = schema(PlainFieldsExecutionContext), schema(StrawberryGraphQLCoreExecutionContext)
+
+    def both(query: str, variables: dict[str, Any] | None = None) -> Any:
+        ours = asyncio.run(plain.execute(query, variable_values=variables))
+        theirs = asyncio.run(core.execute(query, variable_values=variables))
+        assert (ours.data, ours.errors) == (theirs.data, theirs.errors)
+        return ours.data
+
+    fixed = '{ holder(kind: "lists") { label leaves { name @skip(if: true) even } } }'
+    first = both(fixed)
+    assert made == ["Holder", "Leafy"]
+    made.clear()
+    assert both(fixed) == first and made == []  # the second request reuses both plans
+    varied = """query($hide: Boolean!) { holder(kind: "lists") {
+        label leaves { name @skip(if: $hide) even } } }"""
+    shown, hidden = both(varied, {"hide": False}), both(varied, {"hide": True})
+    assert shown != hidden
+    assert "name" in shown["holder"]["leaves"][0] and "name" not in hidden["holder"]["leaves"][0]
+    assert made == ["Holder", "Leafy", "Holder", "Leafy"]  # planned per request
+
+
 def test_the_service_schema_uses_it() -> None:
     from schema.build import build_schema
 

@@ -114,27 +114,41 @@ def test_a_warm_start_needs_the_member_shape_the_data_size_calls_for() -> None:
     assert not spec.can_warm_start(small, {"user_ids": arrays["user_ids"]}, 75_000)
 
 
-def test_the_exported_scoring_of_a_packed_model_leaves_out_its_zero_columns_only() -> None:
-    """`compact_scoring` (what export_graphs traces) gives the packed model's own outputs
-    with half the book columns: the [v, 0] blocks' zeros. A plain model has none to drop."""
-    members = [_member(s, implicit=False) for s in (1, 2, 3)]
-    packed = readers_pack.pack(members)
-    compact = packed.compact_scoring()
+def _same_outputs(model: ImplicitJointModel) -> None:
+    """`compact_scoring`'s graphs give the model's own outputs, for trained readers and for
+    given vectors."""
+    compact = model.compact_scoring()
     assert compact is not None
     score_all, score_vector = compact
-    users = tf.constant([0, 1, 2], tf.int64)
-    for got, want in zip(score_all(users), packed.score_all(users), strict=True):
+    users = tf.constant([0, 1, 2, N_USERS - 1], tf.int64)
+    for got, want in zip(score_all(users), model.score_all(users), strict=True):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
     rng = np.random.default_rng(0)
-    vector = rng.normal(0, 0.5, (4, packed.dim)).astype(np.float32)
+    vector = rng.normal(0, 0.5, (4, model.dim)).astype(np.float32)
     bias = rng.normal(0, 0.3, 4).astype(np.float32)
     for got, want in zip(
         score_vector(tf.constant(vector), tf.constant(bias)),
-        packed.score_vector(vector, bias),
+        model.score_vector(vector, bias),
         strict=True,
     ):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+def test_the_exported_scoring_gives_the_models_own_outputs_with_one_product() -> None:
+    """`compact_scoring` (what export_graphs traces) gives the packed model's own outputs
+    with half the book columns (the [v, 0] blocks' zeros), and a plain model's own outputs
+    with all of them; both outputs come from one product with the books."""
+    members = [_member(s, implicit=False) for s in (1, 2, 3)]
+    packed = readers_pack.pack(members)
+    _same_outputs(packed)
     books = np.asarray(packed.book_factors)
     assert int(np.any(books != 0, axis=0).sum()) == packed.dim // 2  # what the graphs keep
     plain = ImplicitJointModel(N_USERS, N_BOOKS, dim=DIM, **PARAMS)
-    assert plain.compact_scoring() is None
+    plain.served_users.assign(np.random.default_rng(1).normal(0, 0.3, (N_USERS, DIM)))
+    _same_outputs(plain)
+    assert (
+        ImplicitJointModel(
+            N_USERS, N_BOOKS, dim=DIM, **{**PARAMS, "rank_vector": True}
+        ).compact_scoring()
+        is None
+    )  # a member with ranking vectors is served packed

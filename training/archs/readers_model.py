@@ -199,40 +199,53 @@ class ImplicitJointModel(keras.Model):
 
     def compact_scoring(self):
         """(score_all, score_vector) for the exported graphs: the same outputs as this
-        model's, without the book-factor columns that are zero for every book. A packed
-        model (readers_pack: a ranking reader vector, seed members) serves books as [v, 0]
-        blocks, so half of its columns and three quarters of its projection are zeros: left
-        out, they change no output (each dropped column multiplies zero in every product)
-        and the graphs do half the work. None when no column is zero (a plain model).
+        model's, with less work. Scoring one reader is memory-bound: it reads the whole book
+        matrix, so these graphs read it once, not twice, and only where it is not zero.
+        - Columns of the book factors that are zero for every book are left out. A packed
+          model (readers_pack: a ranking reader vector, seed members) serves books as [v, 0]
+          blocks, so half of its columns are zeros; a dropped column multiplies zero in
+          every product, so no output changes.
+        - Both outputs come from one product: a reader's ranking query (x K) and served
+          vector (x), on the kept columns, are two rows multiplied by the kept books once.
+          For trained readers both rows are computed here, so `score_user` is a gather and
+          that product; `score_vector` computes x K from its input.
         Called at export, on the final weights; the parity check compares the graphs with
-        `score_all` / `score_vector` themselves."""
+        `score_all` / `score_vector` themselves. None for a model with ranking reader
+        vectors (it is served packed)."""
         if self.rank_vector:
             return None
         books = ops.convert_to_numpy(self.book_factors)
         keep = np.flatnonzero(np.any(books != 0, axis=0))
-        if keep.size == books.shape[1]:
-            return None
         # numpy here, tf.constant inside the functions: constants made while tracing become
         # graph constants (initializers in ONNX); eager tensors would be captured inputs.
         v = np.ascontiguousarray(books[:, keep].T)  # [kept, books]
-        kernel = np.ascontiguousarray(ops.convert_to_numpy(self.kernel)[:, keep])  # [dim, kept]
+        kernel = ops.convert_to_numpy(self.kernel).astype(np.float64)[:, keep]  # [dim, kept]
+        users = ops.convert_to_numpy(self.served_users).astype(np.float64)
+        # per trained reader: [query, vector] on the kept columns
+        rows = np.stack([users @ kernel, users[:, keep]], axis=1).astype(np.float32)
+        kernel = kernel.astype(np.float32)
         rank_bias = ops.convert_to_numpy(self.rank_bias)
         book_bias = ops.convert_to_numpy(self.book_bias)
-        users = ops.convert_to_numpy(self.served_users)
         user_bias = ops.convert_to_numpy(self.user_bias)
         mean = float(self.global_mean)
+        kept, n_books = int(keep.size), int(books.shape[0])
+
+        def both(pairs, bias):  # pairs [N, 2, kept] -> ranking scores, stars
+            n = tf.shape(pairs)[0]
+            products = tf.matmul(tf.reshape(pairs, [-1, kept]), tf.constant(v))
+            products = tf.reshape(products, [n, 2, n_books])
+            logits = products[:, 0, :] + tf.constant(rank_bias)
+            stars = mean + bias[:, None] + tf.constant(book_bias)[None, :] + products[:, 1, :]
+            return logits, stars
 
         def score_vector(user_vector, bias):
-            books_t = tf.constant(v)
-            logits = tf.matmul(tf.matmul(user_vector, tf.constant(kernel)), books_t)
-            logits = logits + tf.constant(rank_bias)
-            kept = tf.gather(user_vector, tf.constant(keep, dtype=tf.int64), axis=1)
-            stars = mean + bias[:, None] + tf.constant(book_bias)[None, :]
-            return logits, stars + tf.matmul(kept, books_t)
+            query = tf.matmul(user_vector, tf.constant(kernel))
+            vector = tf.gather(user_vector, tf.constant(keep, dtype=tf.int64), axis=1)
+            return both(tf.stack([query, vector], axis=1), bias)
 
         def score_all(user_index):
-            x = tf.gather(tf.constant(users), user_index)
-            return score_vector(x, tf.gather(tf.constant(user_bias), user_index))
+            pairs = tf.gather(tf.constant(rows), user_index)
+            return both(pairs, tf.gather(tf.constant(user_bias), user_index))
 
         return score_all, score_vector
 
