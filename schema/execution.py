@@ -20,9 +20,9 @@ which then reports it exactly as it always did, with its path and location.
 
 One level up, an object whose whole selection is plain (recursively: plain leaves, plain
 objects, lists of them, `__typename`, and resolvers marked `prefetched` whose value was
-read with the object) is completed by a plan made once per selection (per request, or
-per query when it has no variables): a tight loop that reads the attributes and coerces
-the leaves. Ten recommendations are ten such objects. If anything about a value is
+read with the object) is completed by a plan made once per selection (per query, or per
+request when a directive takes a variable): a tight loop that reads the attributes and
+coerces the leaves. Ten recommendations are ten such objects. If anything about a value is
 unusual (a null where the schema promises a value, an exception, a value a scalar
 refuses, a prefetched value that is missing), the plan gives up on that object and
 graphql-core completes it from the start (the reads have no side effects), reporting
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import operator
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from graphql import (
@@ -44,7 +44,10 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    ListValueNode,
+    ObjectValueNode,
     Undefined,
+    VariableNode,
     is_leaf_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -182,6 +185,31 @@ class _Plan:
         return out
 
 
+def _directive_variables(operation: Any, fragments: Iterable[Any]) -> bool:
+    """Whether any directive in these nodes' selections takes a variable, at any depth of
+    its arguments' values."""
+    stack: list[Any] = [operation, *fragments]
+    while stack:
+        node = stack.pop()
+        for directive in getattr(node, "directives", None) or ():
+            if any(_reads_variable(argument.value) for argument in directive.arguments or ()):
+                return True
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            stack.extend(selection_set.selections)
+    return False
+
+
+def _reads_variable(value: Any) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_reads_variable(v) for v in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_reads_variable(f.value) for f in value.fields)
+    return False
+
+
 def _coerce(leaf: Any, value: Any) -> Any:
     try:
         coerced = leaf.coerce_output_value(value)
@@ -204,15 +232,18 @@ def _item(step: _Step, kind: int, item: Any) -> Any:
     return step.plan.run(item)  # type: ignore[union-attr]
 
 
-# Per schema: the plans of requests without variables, kept across requests. The parse
-# cache gives every request of the same query the same document, so its selections are the
-# same nodes; without variables nothing else decides a plan (@skip and @include take
-# literals). Keyed by (type name, ids of the selection's nodes); each entry keeps its
-# selection, so those ids are not reused while it is there. Emptied when full.
+# Per schema: plans kept across requests. The parse cache gives every request of the same
+# query the same document, so its selections are the same nodes, and only variables could
+# make two requests' plans differ (through @skip and @include): so the plans of a query
+# whose directives take no variable are shared. Keyed by (type name, ids of the
+# selection's nodes); each entry keeps its selection, so those ids are not reused while it
+# is there. Emptied when full.
 _SHARED_PLANS: weakref.WeakKeyDictionary[
     GraphQLSchema, dict[tuple[Any, ...], tuple[Any, _Plan | None]]
 ] = weakref.WeakKeyDictionary()
 _SHARED_PLANS_MAX = 2048
+# Per operation with variables (by id; the node is kept): does a directive take one?
+_OPERATIONS: dict[int, tuple[Any, bool]] = {}
 
 
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -314,10 +345,10 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _plan_of(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
         """The plan for this selection on this type, None if it is not all plain. Made once
-        per request (the same selection list completes every item of a list), and once per
-        query for requests without variables (see `_SHARED_PLANS`)."""
+        per query (see `_SHARED_PLANS`), or once per request (the same selection list
+        completes every item of a list) when a directive of the query takes a variable."""
         key: tuple[Any, ...]
-        if self.operation.variable_definitions:  # @skip / @include may read them
+        if self._directives_read_variables():  # then @skip / @include decide per request
             try:
                 plans = self._bookrec_plans
             except AttributeError:
@@ -336,6 +367,25 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 field_details_list,
                 self._make_plan(return_type, field_details_list),
             )
+        return found[1]
+
+    def _directives_read_variables(self) -> bool:
+        """Whether a directive anywhere in this operation or its fragments takes a variable
+        (decided once per operation)."""
+        operation = self.operation
+        if not operation.variable_definitions:
+            return False
+        found = _OPERATIONS.get(id(operation))
+        if found is None:
+            if len(_OPERATIONS) >= _SHARED_PLANS_MAX:
+                _OPERATIONS.clear()
+            # graphql-core's fragment details: the definition, and fragment variables if any
+            fragments = list(self.fragments.values())
+            reads = any(getattr(f, "variable_signatures", None) for f in fragments)
+            reads = reads or _directive_variables(
+                operation, [getattr(f, "definition", f) for f in fragments]
+            )
+            found = _OPERATIONS[id(operation)] = (operation, reads)  # kept: its id stays its own
         return found[1]
 
     def _make_plan(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:

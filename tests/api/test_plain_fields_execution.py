@@ -296,12 +296,12 @@ def test_whole_object_plans_complete_plain_selections(monkeypatch: pytest.Monkey
     assert runs == ["Leafy", "Leafy"]
 
 
-def test_plans_are_kept_across_requests_of_a_query_without_variables(
+def test_plans_are_kept_across_requests_unless_a_directive_takes_a_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With the parse cache, a query without variables is planned once, not per request;
-    with variables (which @skip and @include may read) each request plans for itself, and
-    every answer stays graphql-core's."""
+    """With the parse cache, a query is planned once, not per request, unless a directive
+    takes a variable (@skip and @include may then keep other fields): then each request
+    plans for itself. Every answer stays graphql-core's."""
     from schema.build import CachedParse
 
     made: list[str] = []
@@ -340,6 +340,17 @@ def test_plans_are_kept_across_requests_of_a_query_without_variables(
     assert shown != hidden
     assert "name" in shown["holder"]["leaves"][0] and "name" not in hidden["holder"]["leaves"][0]
     assert made == ["Holder", "Leafy", "Holder", "Leafy"]  # planned per request
+    made.clear()
+    in_fragment = """query($hide: Boolean!) { holder(kind: "lists") { ...F } }
+        fragment F on Holder { label leaves { name @skip(if: $hide) even } }"""
+    assert both(in_fragment, {"hide": False}) != both(in_fragment, {"hide": True})
+    assert made == ["Holder", "Leafy", "Holder", "Leafy"]
+    made.clear()
+    # Variables that only feed arguments cannot change a plan: planned once, shared.
+    argument = "query($k: String!) { holder(kind: $k) { label leaves { name even } } }"
+    lists, fine = both(argument, {"k": "lists"}), both(argument, {"k": "fine"})
+    assert lists != fine
+    assert made == ["Holder", "Leafy"]
 
 
 def test_the_service_schema_uses_it() -> None:
