@@ -216,6 +216,8 @@ class ImplicitJointModel(keras.Model):
             return None
         books = ops.convert_to_numpy(self.book_factors)
         keep = np.flatnonzero(np.any(books != 0, axis=0))
+        if keep.size == 0:  # nothing to score with: the model's own graphs say so as well
+            return None
         # numpy here, tf.constant inside the functions: constants made while tracing become
         # graph constants (initializers in ONNX); eager tensors would be captured inputs.
         v = np.ascontiguousarray(books[:, keep].T)  # [kept, books]
