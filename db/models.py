@@ -212,9 +212,11 @@ class RecListItem(SQLModel, table=True):
         )
     )
     position: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True))
+    # Not indexed (migration 0011): every list served writes ten of these rows, and no
+    # query reads them by book alone; the service never deletes a book (staff hide them).
     book_id: int = Field(
         sa_column=sa.Column(
-            sa.Integer, sa.ForeignKey("book.id", ondelete="CASCADE"), nullable=False, index=True
+            sa.Integer, sa.ForeignKey("book.id", ondelete="CASCADE"), nullable=False
         )
     )
     source: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))

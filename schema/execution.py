@@ -56,13 +56,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 _PREFETCHED = "_bookrec_prefetched"
 
 
-def prefetched(attribute: str) -> Callable[[F], F]:
+class _NotRead:
+    def __repr__(self) -> str:
+        return "NOT_READ"
+
+
+NOT_READ: Any = _NotRead()  # a prefetched attribute whose value was not read in the trip
+
+
+def prefetched(attribute: str, missing: Any = None) -> Callable[[F], F]:
     """Marks a resolver (under `@strawberry.field`) that returns `self.<attribute>` as it
-    is whenever that is not None: a value read with the object in the same trip. Whole-
-    object plans read the attribute then, without calling the resolver."""
+    is whenever that is not `missing`: a value read with the object in the same trip.
+    Whole-object plans read the attribute then, without calling the resolver, and give the
+    object to graphql-core when it is `missing`. With the default (None), a null is never
+    taken from the attribute; with `missing=NOT_READ`, a null read in the trip is a value
+    (a book nobody rated has no average)."""
 
     def mark(resolver: F) -> F:
-        setattr(resolver, _PREFETCHED, attribute)
+        setattr(resolver, _PREFETCHED, (attribute, missing))
         return resolver
 
     return mark
@@ -114,10 +125,11 @@ _GIVE_UP = _GiveUp()
 _LEAF, _OBJECT, _LIST_OF_LEAVES, _LIST_OF_OBJECTS, _TYPENAME = range(5)
 
 
-def _attribute_getter(field: GraphQLField) -> Callable[[Any], Any] | None:
-    """How a whole-object plan reads this field's value from its source, or None if it
-    cannot: strawberry's basic field (the attribute, read as strawberry's default
-    resolver reads it), or a `prefetched` resolver (its attribute; None there = give up)."""
+def _attribute_getter(field: GraphQLField) -> tuple[Callable[[Any], Any], Any] | None:
+    """How a whole-object plan reads this field's value from its source, and the value
+    that means it is not there (give up), or None if it cannot: strawberry's basic field
+    (the attribute, read as strawberry's default resolver reads it; never missing), or a
+    `prefetched` resolver (its attribute, and its `missing`)."""
     definition = (field.extensions or {}).get("strawberry-definition")
     if definition is None or field.args or definition.extensions:
         return None
@@ -127,14 +139,20 @@ def _attribute_getter(field: GraphQLField) -> Callable[[Any], Any] | None:
             return None
         if definition.default_resolver is not getattr:
             name, read = definition.python_name, definition.default_resolver
-            return lambda source: read(source, name)
-        return operator.attrgetter(definition.python_name)
-    attribute = getattr(resolver.wrapped_func, _PREFETCHED, None)
-    return None if attribute is None else operator.attrgetter(attribute)
+            return (lambda source: read(source, name)), _NEVER
+        return operator.attrgetter(definition.python_name), _NEVER
+    marked = getattr(resolver.wrapped_func, _PREFETCHED, None)
+    if marked is None:
+        return None
+    attribute, missing = marked
+    return operator.attrgetter(attribute), missing
+
+
+_NEVER: Any = object()  # no value is this: a plain attribute is never missing
 
 
 class _Step:
-    __slots__ = ("getter", "item_non_null", "key", "kind", "leaf", "non_null", "plan", "prefetch")
+    __slots__ = ("getter", "item_non_null", "key", "kind", "leaf", "missing", "non_null", "plan")
 
     def __init__(self, key: str, kind: int) -> None:
         self.key = key
@@ -144,7 +162,7 @@ class _Step:
         self.item_non_null = False
         self.leaf: Any = None
         self.plan: _Plan | None = None
-        self.prefetch = False  # None read from a prefetched attribute: not there, give up
+        self.missing: Any = _NEVER  # read from a prefetched attribute: not there, give up
 
 
 def _none(_source: Any) -> None:
@@ -168,8 +186,10 @@ class _Plan:
                 out[step.key] = self.type_name
                 continue
             value = step.getter(source)
+            if value is step.missing:
+                raise _GIVE_UP
             if value is None:
-                if step.non_null or step.prefetch:
+                if step.non_null:
                     raise _GIVE_UP
                 out[step.key] = None
             elif isinstance(value, Exception):
@@ -230,6 +250,22 @@ def _item(step: _Step, kind: int, item: Any) -> Any:
     if kind == _LIST_OF_LEAVES:
         return _coerce(step.leaf, item)
     return step.plan.run(item)  # type: ignore[union-attr]
+
+
+def _list_by_plan(
+    plan: _Plan, items: Iterable[Any], non_null: bool, is_awaitable: Callable[[Any], bool]
+) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if item is None:
+            if non_null:
+                raise _GIVE_UP
+            out.append(None)
+        elif isinstance(item, Exception) or is_awaitable(item):
+            raise _GIVE_UP
+        else:
+            out.append(plan.run(item))
+    return out
 
 
 # Per schema: plans kept across requests. The parse cache gives every request of the same
@@ -343,6 +379,37 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return_type, field_details_list, path, result, position_context
         )
 
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        items: Any,
+        position_context: Any,
+    ) -> Any:
+        """A list of objects whose selection is plain (a resolver's list of ten
+        recommendations): every item by the selection's plan, in one loop. If an item is
+        unusual (a null where the schema promises an object, an awaitable, a value the plan
+        gives up on), or the field has a directive (@stream), graphql-core completes the
+        whole list from the start (the plans' reads have no side effects)."""
+        if type(items) is list or type(items) is tuple:
+            inner = _unwrapped(item_type)
+            if (
+                isinstance(inner, GraphQLObjectType)
+                and inner.is_type_of is None
+                and not any(d.node.directives for d in field_details_list)
+            ):
+                plan = self._plan_of(inner, field_details_list)
+                if plan is not None:
+                    try:
+                        return _list_by_plan(plan, items, inner is not item_type, self.is_awaitable)
+                    except Exception:  # _GiveUp, or a read that raised
+                        pass
+        return super().complete_iterable_value(
+            item_type, field_details_list, info, path, items, position_context
+        )
+
     def _plan_of(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
         """The plan for this selection on this type, None if it is not all plain. Made once
         per query (see `_SHARED_PLANS`), or once per request (the same selection list
@@ -409,16 +476,13 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 steps.append(_Step(key, _TYPENAME))
                 continue
             field = return_type.fields.get(name)
-            getter = None if field is None else _attribute_getter(field)
-            if field is None or getter is None:
+            read = None if field is None else _attribute_getter(field)
+            if field is None or read is None:
                 return None
             step = self._step(key, field, details)
             if step is None:
                 return None
-            step.getter = getter
-            step.prefetch = field.resolve is not None and not getattr(
-                field.resolve, "_is_default", False
-            )
+            step.getter, step.missing = read
             steps.append(step)
         return _Plan(return_type.name, steps)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode
 from strawberry.scalars import JSON
 from strawberry.types import Info
-from strawberry.types.nodes import SelectedField, Selection
 
 from db.errors import DataError
 from recommend import Recommended, Request, Served, Source
@@ -69,14 +70,30 @@ class ModelInfo:
 
 
 def selected_names(info: Info[Context, None]) -> set[str]:
-    """The names of every field selected anywhere under this one, through fragments too."""
+    """The names of every field selected anywhere under this one, through fragments too
+    (read from the query's own nodes: strawberry's `selected_fields` also converts every
+    argument and directive, a cost on every request; a field that @skip leaves out is
+    counted, which only costs work)."""
+    raw = info._raw_info  # graphql-core's resolve info: the field's nodes and the fragments
     names: set[str] = set()
-    stack: list[Selection] = list(info.selected_fields)
+    seen: set[str] = set()  # fragment names already walked
+    stack: list[Any] = [node.selection_set for node in raw.field_nodes]
     while stack:
-        node = stack.pop()
-        if isinstance(node, SelectedField):
-            names.add(node.name)
-        stack.extend(node.selections)
+        selection_set = stack.pop()
+        if selection_set is None:
+            continue
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                names.add(node.name.value)
+                stack.append(node.selection_set)
+            elif isinstance(node, FragmentSpreadNode):
+                name = node.name.value
+                fragment = raw.fragments.get(name)
+                if fragment is not None and name not in seen:
+                    seen.add(name)
+                    stack.append(fragment.selection_set)
+            else:  # an inline fragment
+                stack.append(node.selection_set)
     return names
 
 

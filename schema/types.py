@@ -19,7 +19,7 @@ from db.models import Rating as RatingRow
 from db.models import User as UserRow
 from schema.context import Context
 from schema.errors import Forbidden
-from schema.execution import prefetched
+from schema.execution import NOT_READ, prefetched
 from schema.pagination import check_first, parse_rating_cursor, rating_cursor
 
 CategoryLike = CategoryTable | CategoryRow  # an ORM row, or a plain row from the fast path
@@ -47,7 +47,20 @@ class Category:
 
     @classmethod
     def from_row(cls, row: CategoryLike) -> Category:
-        return cls(id=strawberry.ID(str(row.id)), name=row.name)
+        """One object per (id, name), shared by every request that shows it (a page of
+        books shows a few categories forty times): nothing changes a Category object, and a
+        renamed category is another key."""
+        key = (row.id, row.name)
+        found = _CATEGORY_OBJECTS.get(key)
+        if found is None:
+            if len(_CATEGORY_OBJECTS) >= _CATEGORY_OBJECTS_MAX:
+                _CATEGORY_OBJECTS.clear()
+            found = _CATEGORY_OBJECTS[key] = cls(id=strawberry.ID(str(row.id)), name=row.name)
+        return found
+
+
+_CATEGORY_OBJECTS: dict[tuple[Any, str], Category] = {}
+_CATEGORY_OBJECTS_MAX = 4096
 
 
 @strawberry.type
@@ -67,11 +80,13 @@ class Book:
 
     # Values read with the book in the same trip (recommendations, a catalog page): then
     # these fields are plain values, not a task per book (graphql-core makes one per
-    # awaitable); otherwise they come from the request's dataloaders.
+    # awaitable) nor a resolver call (whole-object plans read them); otherwise they come
+    # from the request's dataloaders. NOT_READ: not read in the trip (None is a value).
     prefetched_categories: strawberry.Private[list[Category] | None] = None
-    prefetched_stats: strawberry.Private[RatingStats | None] = None
-    prefetched_my_half_stars: strawberry.Private[dict[int, int] | None] = None
-    prefetched_my_feedback: strawberry.Private[dict[int, str] | None] = None
+    prefetched_average: strawberry.Private[Any] = NOT_READ  # float | None
+    prefetched_count: strawberry.Private[Any] = NOT_READ  # int
+    prefetched_my_rating: strawberry.Private[Any] = NOT_READ  # float | None: the viewer's
+    prefetched_my_feedback: strawberry.Private[Any] = NOT_READ  # Feedback | None
 
     @classmethod
     def from_row(
@@ -89,14 +104,21 @@ class Book:
         else:
             fields = {name: getattr(row, name) for name in BookRow._fields}
         fields["id"] = strawberry.ID(str(row.id))
+        book_id = int(fields["id"])
+        if stats is not None:
+            fields["prefetched_average"] = _average(stats)
+            fields["prefetched_count"] = stats.count
+        if my_half_stars is not None:  # the viewer's ratings (read only for a viewer)
+            half = my_half_stars.get(book_id)
+            fields["prefetched_my_rating"] = None if half is None else half / 2.0
+        if my_feedback is not None:
+            kind = my_feedback.get(book_id)
+            fields["prefetched_my_feedback"] = None if kind is None else Feedback(kind)
         return cls(
             **fields,
             prefetched_categories=(
                 None if categories is None else [Category.from_row(c) for c in categories]
             ),
-            prefetched_stats=stats,
-            prefetched_my_half_stars=my_half_stars,
-            prefetched_my_feedback=my_feedback,
         )
 
     @strawberry.field
@@ -111,30 +133,32 @@ class Book:
         return [Category.from_row(r) for r in rows]
 
     @strawberry.field(description="Mean stars over all readers' ratings; null if unrated.")
+    @prefetched("prefetched_average", missing=NOT_READ)
     def average_rating(self, info: Info[Context, None]) -> float | None:
-        if self.prefetched_stats is not None:
-            return _average(self.prefetched_stats)
+        if self.prefetched_average is not NOT_READ:
+            return self.prefetched_average  # type: ignore[no-any-return]
         return self._load_average(info)  # type: ignore[return-value]  # awaited by graphql-core
 
     async def _load_average(self, info: Info[Context, None]) -> float | None:
         return _average(await info.context.loaders.rating_stats.load(int(self.id)))
 
     @strawberry.field
+    @prefetched("prefetched_count", missing=NOT_READ)
     def ratings_count(self, info: Info[Context, None]) -> int:
-        if self.prefetched_stats is not None:
-            return self.prefetched_stats.count
+        if self.prefetched_count is not NOT_READ:
+            return self.prefetched_count  # type: ignore[no-any-return]
         return self._load_count(info)  # type: ignore[return-value]  # awaited by graphql-core
 
     async def _load_count(self, info: Info[Context, None]) -> int:
         return (await info.context.loaders.rating_stats.load(int(self.id))).count
 
     @strawberry.field(description="The signed-in reader's stars for this book; null if none.")
+    @prefetched("prefetched_my_rating", missing=NOT_READ)
     def my_rating(self, info: Info[Context, None]) -> float | None:
+        if self.prefetched_my_rating is not NOT_READ:  # the viewer's, read with the page
+            return self.prefetched_my_rating  # type: ignore[no-any-return]
         if info.context.viewer_claim() is None:  # anonymous: no trip, no task
             return None
-        if self.prefetched_my_half_stars is not None:  # the viewer's, read with the page
-            half = self.prefetched_my_half_stars.get(int(self.id))
-            return None if half is None else half / 2.0
         return self._load_my_rating(info)  # type: ignore[return-value]  # awaited by graphql-core
 
     async def _load_my_rating(self, info: Info[Context, None]) -> float | None:
@@ -145,12 +169,12 @@ class Book:
         return None if row is None else row.half_stars / 2.0
 
     @strawberry.field(description="The signed-in reader's like or dislike; null if none.")
+    @prefetched("prefetched_my_feedback", missing=NOT_READ)
     def my_feedback(self, info: Info[Context, None]) -> Feedback | None:
+        if self.prefetched_my_feedback is not NOT_READ:  # the viewer's, read with the page
+            return self.prefetched_my_feedback  # type: ignore[no-any-return]
         if info.context.viewer_claim() is None:  # anonymous: no trip, no task
             return None
-        if self.prefetched_my_feedback is not None:  # the viewer's, read with the page
-            kind = self.prefetched_my_feedback.get(int(self.id))
-            return None if kind is None else Feedback(kind)
         return self._load_my_feedback(info)  # type: ignore[return-value]  # awaited by graphql-core
 
     async def _load_my_feedback(self, info: Info[Context, None]) -> Feedback | None:

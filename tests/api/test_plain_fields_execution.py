@@ -13,7 +13,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.execution import PlainFieldsExecutionContext, _Plan, plain_field, prefetched
+from schema.execution import NOT_READ, PlainFieldsExecutionContext, _Plan, plain_field, prefetched
 
 
 @strawberry.enum
@@ -55,6 +55,7 @@ class Holder:
     leaves: list[Leafy] = strawberry.field(default_factory=list)
     maybe_leaves: list[Leafy | None] | None = None
     stored_shelf: strawberry.Private[list[Leafy] | None] = None
+    stored_note: strawberry.Private[Any] = NOT_READ  # str | None when read with the holder
 
     @strawberry.field
     @prefetched("stored_shelf")
@@ -68,6 +69,12 @@ class Holder:
     def maybe_shelf(self) -> list[Leafy] | None:
         # Nullable: a missing prefetched value must still reach the resolver, not be null.
         return self.stored_shelf if self.stored_shelf is not None else [_leafy(name="loaded")]
+
+    @strawberry.field
+    @prefetched("stored_note", missing=NOT_READ)
+    def note(self) -> str | None:
+        # A null read with the object is a value; only NOT_READ reaches the "loader".
+        return self.stored_note if self.stored_note is not NOT_READ else "loaded"
 
     @strawberry.field
     def computed(self) -> str:
@@ -115,7 +122,7 @@ def _leafy(**overrides: Any) -> Leafy:
 
 
 HOLDERS = {
-    "fine": Holder(leafy=_leafy(), maybe_leafy=_leafy(maybe="m"), label="a"),
+    "fine": Holder(leafy=_leafy(), maybe_leafy=_leafy(maybe="m"), label="a", stored_note=None),
     "unreadable": UnreadableLabel(leafy=_leafy(), maybe_leafy=None, label="u"),
     "lists": Holder(
         leafy=_leafy(),
@@ -183,6 +190,26 @@ class Query:
     def holders(self) -> list[Holder]:
         return list(HOLDERS.values())
 
+    # Lists of objects with unusual items: the whole list goes down graphql-core's path.
+    @strawberry.field
+    def holders_with_gaps(self) -> list[Holder | None]:
+        return [HOLDERS["fine"], None, HOLDERS["lists"]]
+
+    @strawberry.field
+    def strict_holders(self) -> list[Holder]:
+        return [HOLDERS["fine"], None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def failing_holders(self) -> list[Holder]:
+        return [HOLDERS["fine"], ValueError("an exception as an item")]  # type: ignore[list-item]
+
+    @strawberry.field
+    def awaited_holders(self) -> list[Holder | None]:
+        async def later(holder: Holder | None) -> Holder | None:
+            return holder
+
+        return [later(HOLDERS["fine"]), later(None)]  # type: ignore[list-item]
+
 
 QUERIES = [
     "{ holders { label computed leafy { name maybe colour even number __typename } } }",
@@ -216,6 +243,13 @@ QUERIES = [
     "{ holders { label maybeShelf { name } } }",
     '{ holder(kind: "lists") { leaves { ... on Leafy { name } n: name } l: leafy { name } } }',
     '{ holder(kind: "lists") { leaves { name @skip(if: true) maybe } } }',
+    *(
+        f"{{ a: {field} {{ __typename }} b: {field} {{ label leafy {{ name }} }} }}"
+        for field in ("holdersWithGaps", "strictHolders", "failingHolders", "awaitedHolders")
+    ),
+    "{ holders @include(if: true) { label } }",
+    "{ holders { label note } }",
+    '{ holder(kind: "fine") { note } } ',
 ]
 
 
@@ -357,3 +391,51 @@ def test_the_service_schema_uses_it() -> None:
     from schema.build import build_schema
 
     assert build_schema().execution_context_class is PlainFieldsExecutionContext
+
+
+def test_lists_of_plain_objects_are_completed_by_their_plan_in_one_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """graphql-core completes a list item by item; a list of plainly selected objects
+    takes one loop over the selection's plan instead (and graphql-core's path whenever
+    an item is unusual: the comparisons above)."""
+    items: list[Any] = []
+    original = StrawberryGraphQLCoreExecutionContext.complete_list_item_value
+
+    def counted(self: Any, item: Any, *args: Any) -> bool:
+        items.append(item)
+        return original(self, item, *args)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_list_item_value", counted)
+    data, errors = _run(PlainFieldsExecutionContext, "{ holdersWithGaps { label } }")
+    assert not errors
+    assert data == {"holdersWithGaps": [{"label": "a"}, None, {"label": "h"}]}
+    assert items == []
+    data, errors = _run(PlainFieldsExecutionContext, "{ strictHolders { label } }")
+    assert errors and data is None  # the null propagates to the root, as graphql-core does
+    assert items == [HOLDERS["fine"], None]  # given up on: graphql-core did the list
+
+
+def test_a_prefetched_null_is_a_value_and_not_read_reaches_the_resolver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs: list[str] = []
+    original = _Plan.run
+
+    def counted(self: _Plan, source: Any) -> dict[str, Any]:
+        runs.append(getattr(source, "label", "?"))
+        return original(self, source)
+
+    monkeypatch.setattr(_Plan, "run", counted)
+    data, errors = _run(PlainFieldsExecutionContext, "{ holdersWithGaps { label note } }")
+    assert not errors
+    # "fine" read its note (null) with the object: planned. "lists" did not: the list's
+    # loop gave up there, graphql-core took the list item by item (each by its plan where
+    # it can: "a" again) and called the resolver for "h" ("loaded").
+    assert data == {
+        "holdersWithGaps": [{"label": "a", "note": None}, None, {"label": "h", "note": "loaded"}]
+    }
+    assert runs == ["a", "h", "a", "h"]
+    runs.clear()
+    data, _ = _run(PlainFieldsExecutionContext, '{ holder(kind: "fine") { label note } }')
+    assert data == {"holder": {"label": "a", "note": None}} and runs == ["a"]
