@@ -140,10 +140,14 @@ class Fixture:
         tokens = Tokens(secret, 24 * 3600)
         # Distinct demo readers per pool: those who rate during set-up (refreshed) and those
         # whose lists are continued must not change what the rec-history readers get.
-        sample = self.rng.sample(reader_ids, min(1200, len(reader_ids)))
+        sample = self.rng.sample(reader_ids, min(2700, len(reader_ids)))
         self.history_tokens = [tokens.issue(uid) for uid in sample[:600]]
         self.refreshed_tokens = [tokens.issue(uid) for uid in sample[600:900]]
-        self.continue_tokens = [tokens.issue(uid) for uid in sample[900:1200]]
+        # 1,800 lists continued in turn, 600 per cell: each cell continues a third of them,
+        # so over a run (9 cells, taking turns) a list shows some 20 pages, as a reader who
+        # scrolls far does; with 300 lists every list grew past 100 pages and the cells
+        # measured ever longer lists.
+        self.continue_tokens = [tokens.issue(uid) for uid in sample[900:2700]]
         self.category_tokens: list[str] = []
         self.foldin_tokens: list[str] = []
         self.lists: list[tuple[str, str]] = []  # (token, listId) of a first page each
