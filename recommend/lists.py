@@ -1,9 +1,10 @@
 """Every list served is recorded: its id, who asked, what for, and each position's book and
-chain step. Recording never slows or fails a request: lists are buffered in memory and
-written in batches by a background thread (bounded: past `max_pending` positions waiting,
-new lists are dropped and counted). A clean shutdown writes what is buffered; a crash loses
-at most the last unwritten batch of lists, never a rating (ratings are written by their own
-transactions). A list being continued is read from the buffer and the database alike.
+chain step. Recording never makes a request wait for the database or fail: lists are
+buffered and written in batches by a background thread (bounded: past `max_pending`
+positions waiting, new lists are dropped and counted). A clean shutdown writes what is
+buffered; a crash loses at most the last unwritten batch of lists, never a rating (ratings
+are written by their own transactions). A list being continued is read from the buffer and
+the database alike.
 """
 
 from __future__ import annotations
