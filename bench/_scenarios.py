@@ -145,7 +145,7 @@ class Fixture:
         self.refreshed_tokens = [tokens.issue(uid) for uid in sample[600:900]]
         # 1,800 lists continued in turn, 600 per cell: each cell continues a third of them,
         # so over a run (9 cells, taking turns) a list shows some 20 pages, as a reader who
-        # scrolls far does; with 300 lists every list grew past 100 pages and the cells
+        # scrolls far does; with 300 lists every list grew to some 90 pages and the cells
         # measured ever longer lists.
         self.continue_tokens = [tokens.issue(uid) for uid in sample[900:2700]]
         self.category_tokens: list[str] = []

@@ -42,7 +42,8 @@
    >= 100x lower than the book-manager path's, and the controls' targets. Every scenario a
    target compares (``ROTATED``) takes turns over --rounds rounds (default 3) and the round
    with the median throughput is reported, so that a noisy minute cannot decide a ratio by
-   hitting one side only; ``similar`` and ``books`` are measured once.
+   hitting one side only; the others (``books``, ``rec-new-category``, ``similar``) are
+   measured once.
 
 ``--recording`` measures only rec-history, on two servers over the same database: one
 recording every list served (the default), one with BOOKREC_RECORD_LISTS=false; their cells

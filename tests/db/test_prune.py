@@ -11,20 +11,14 @@ import sqlalchemy as sa
 
 from app.cli import main
 from db.lists import prune_lists, write_lists
-from tests.support.api import seed_small_catalog
+from tests.support.api import seed_reader
 
 NOW = datetime.now(UTC)
 
 
 def seed_lists(engine: sa.Engine) -> None:
-    seed_small_catalog(engine)
+    seed_reader(engine)
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO app_user (id, username, username_key, created_at) "
-                "VALUES (1, 'ann', 'ann', CURRENT_TIMESTAMP)"
-            )
-        )
         conn.execute(
             sa.text("INSERT INTO rating VALUES (1, 1, 8, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
         )

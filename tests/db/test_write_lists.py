@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from db.lists import write_lists
 from db.models import RecList, RecListItem
-from tests.support.api import seed_small_catalog
+from tests.support.api import seed_reader
 
 LISTS = RecList.__table__  # type: ignore[attr-defined]
 ITEMS = RecListItem.__table__  # type: ignore[attr-defined]
@@ -55,14 +55,7 @@ def _stored(engine: sa.Engine, list_id: str, as_text: bool = False) -> tuple[tup
 
 @pytest.fixture
 def engine_with_reader(engine: sa.Engine) -> sa.Engine:
-    seed_small_catalog(engine)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO app_user (id, username, username_key, created_at) "
-                "VALUES (1, 'ann', 'ann', CURRENT_TIMESTAMP)"
-            )
-        )
+    seed_reader(engine)
     return engine
 
 

@@ -105,6 +105,18 @@ def seed_small_catalog(engine: sa.Engine) -> None:
         advance_sequences(conn)
 
 
+def seed_reader(engine: sa.Engine) -> None:
+    """`seed_small_catalog` and one reader, id 1 ("ann"), with nothing rated."""
+    seed_small_catalog(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO app_user (id, username, username_key, created_at) "
+                "VALUES (1, 'ann', 'ann', CURRENT_TIMESTAMP)"
+            )
+        )
+
+
 @contextlib.asynccontextmanager
 async def client_for(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
