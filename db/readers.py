@@ -155,12 +155,19 @@ def reader_state(
     the reader does not exist (any more), or if `token_epoch` is given and is not the
     account's now (the token predates a password change). One statement (a UNION of the
     four reads) on the fast path: this runs on every recommendations request."""
-    rows = db.rows(_READER_STATE, user_id=user_id)
-    epochs = [epoch for kind, _, epoch in rows if kind == "u"]
-    if not epochs or (token_epoch is not None and int(epochs[0]) != token_epoch):
+    epoch: int | None = None
+    rated: list[tuple[int, float]] = []
+    disliked: list[int] = []
+    categories: list[int] = []
+    for kind, key, value in db.rows(_READER_STATE, user_id=user_id):  # one pass: ~40 rows
+        if kind == "r":
+            rated.append((key, value / 2.0))
+        elif kind == "u":
+            epoch = int(value)
+        elif kind == "d":
+            disliked.append(key)
+        elif kind == "c":
+            categories.append(key)
+    if epoch is None or (token_epoch is not None and epoch != token_epoch):
         return None
-    return (
-        [(key, half / 2.0) for kind, key, half in rows if kind == "r"],
-        frozenset(key for kind, key, _ in rows if kind == "d"),
-        frozenset(key for kind, key, _ in rows if kind == "c"),
-    )
+    return rated, frozenset(disliked), frozenset(categories)

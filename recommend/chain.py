@@ -31,8 +31,6 @@ def recommend(
     excluded = reader.excluded | request.exclude | request.hidden
     allowed = None if request.category_id is None else popularity.in_category(request.category_id)
     picks = _personal(reader, request, model, excluded, allowed)
-    if request.explain and picks:
-        picks = _explained(picks, reader, model, request.hidden)
     if len(picks) < k and reader.category_ids:
         picks += _popular(
             popularity,
@@ -136,21 +134,25 @@ def _personal(
             [score for _, score, _ in ranked], request.k, request.diversity, mmr.cosine_matrix(unit)
         )
         ranked = [ranked[i] for i in chosen]
-    return [Pick(book, score, source, _stars(stars)) for book, score, stars in ranked[: request.k]]
-
-
-def _explained(
-    picks: list[Pick], reader: ReaderState, model: Recommender | None, hidden: frozenset[int]
-) -> list[Pick]:
-    """Each model pick with the reader's liked book most like it ("because you rated X");
-    never a hidden book (its rating still shapes the list, but it is not shown)."""
-    assert model is not None
-    liked = _liked([(b, s) for b, s in reader.history if b not in hidden], model)
-    becauses = model.most_similar_each([p.book_id for p in picks], liked)
+    ranked = ranked[: request.k]
+    becauses: Sequence[int | None] = (
+        _becauses([book for book, _, _ in ranked], reader, model, request.hidden)
+        if request.explain and ranked
+        else [None] * len(ranked)
+    )
     return [
-        Pick(p.book_id, p.score, p.source, p.predicted_stars, because)
-        for p, because in zip(picks, becauses, strict=True)
+        Pick(book, score, source, _stars(stars), because)
+        for (book, score, stars), because in zip(ranked, becauses, strict=True)
     ]
+
+
+def _becauses(
+    book_ids: list[int], reader: ReaderState, model: Recommender, hidden: frozenset[int]
+) -> list[int | None]:
+    """For each model pick, the reader's liked book most like it ("because you rated X");
+    never a hidden book (its rating still shapes the list, but it is not shown)."""
+    liked = _liked([(b, s) for b, s in reader.history if b not in hidden], model)
+    return model.most_similar_each(book_ids, liked)
 
 
 def _stars(value: float) -> float | None:
@@ -160,7 +162,8 @@ def _stars(value: float) -> float | None:
 def _liked(history: Sequence[tuple[int, float]], model: Recommender) -> list[int]:
     """The reader's books the model knows that may explain a pick: those rated GOOD_STARS or
     more, else their best-rated ones."""
-    known = [(b, s) for b, s in history if model.knows_book(b)]
+    knows = model.knows_book
+    known = [(b, s) for b, s in history if knows(b)]
     if not known:
         return []
     good = [b for b, s in known if s >= GOOD_STARS]

@@ -31,19 +31,26 @@ errors exactly as it always does.
 
 from __future__ import annotations
 
+import math
 import operator
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
+from enum import Enum
 from typing import Any, TypeVar
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    GraphQLString,
     ListValueNode,
     ObjectValueNode,
     Undefined,
@@ -51,6 +58,7 @@ from graphql import (
     is_leaf_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PREFETCHED = "_bookrec_prefetched"
@@ -123,6 +131,11 @@ _GIVE_UP = _GiveUp()
 
 # How a plan step completes its value.
 _LEAF, _OBJECT, _LIST_OF_LEAVES, _LIST_OF_OBJECTS, _TYPENAME = range(5)
+# A leaf of a built-in scalar or an enum, with the values its coercion returns unchanged
+# (or, for an enum, by a table) taken without calling it; any other value is coerced.
+_LEAF_AS_IS, _LEAF_FLOAT, _LEAF_INT, _LEAF_ENUM = range(5, 9)
+_AS_IS = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
 
 
 def _attribute_getter(field: GraphQLField) -> tuple[Callable[[Any], Any], Any] | None:
@@ -152,7 +165,18 @@ _NEVER: Any = object()  # no value is this: a plain attribute is never missing
 
 
 class _Step:
-    __slots__ = ("getter", "item_non_null", "key", "kind", "leaf", "missing", "non_null", "plan")
+    __slots__ = (
+        "as_is",
+        "getter",
+        "item_non_null",
+        "key",
+        "kind",
+        "leaf",
+        "missing",
+        "names",
+        "non_null",
+        "plan",
+    )
 
     def __init__(self, key: str, kind: int) -> None:
         self.key = key
@@ -163,6 +187,8 @@ class _Step:
         self.leaf: Any = None
         self.plan: _Plan | None = None
         self.missing: Any = _NEVER  # read from a prefetched attribute: not there, give up
+        self.as_is: type | None = None  # _LEAF_AS_IS: values of this type are their own output
+        self.names: dict[Any, str] = {}  # _LEAF_ENUM: member -> name, as coercion gives it
 
 
 def _none(_source: Any) -> None:
@@ -192,9 +218,17 @@ class _Plan:
                 if step.non_null:
                     raise _GIVE_UP
                 out[step.key] = None
+            elif (
+                (kind == _LEAF_AS_IS and type(value) is step.as_is)
+                or (kind == _LEAF_FLOAT and type(value) is float and math.isfinite(value))
+                or (kind == _LEAF_INT and type(value) is int and _INT_MIN <= value <= _INT_MAX)
+            ):
+                out[step.key] = value
+            elif kind == _LEAF_ENUM and type(value) is step.as_is and value in step.names:
+                out[step.key] = step.names[value]
             elif isinstance(value, Exception):
                 raise _GIVE_UP
-            elif kind == _LEAF:
+            elif kind == _LEAF or kind >= _LEAF_AS_IS:
                 out[step.key] = _coerce(step.leaf, value)
             elif kind == _OBJECT:
                 out[step.key] = step.plan.run(value)  # type: ignore[union-attr]
@@ -228,6 +262,38 @@ def _reads_variable(value: Any) -> bool:
     if isinstance(value, ObjectValueNode):
         return any(_reads_variable(f.value) for f in value.fields)
     return False
+
+
+def _leaf_step(key: str, leaf: Any) -> _Step:
+    """A leaf's step: for graphql-core's own scalars and for enums, the values whose
+    coercion is known without calling it."""
+    if leaf in _AS_IS:
+        step = _Step(key, _LEAF_AS_IS)
+        step.as_is = _AS_IS[leaf]
+    elif leaf is GraphQLFloat:
+        step = _Step(key, _LEAF_FLOAT)
+    elif leaf is GraphQLInt:
+        step = _Step(key, _LEAF_INT)
+    elif isinstance(leaf, CustomGraphQLEnumType) and isinstance(leaf.wrapped_cls, type):
+        step = _Step(key, _LEAF_ENUM)
+        step.as_is = leaf.wrapped_cls  # strawberry's enum: it coerces members of this class
+        step.names = _enum_names(leaf, leaf.wrapped_cls)
+    else:
+        step = _Step(key, _LEAF)
+    return step
+
+
+def _enum_names(leaf: CustomGraphQLEnumType, members: Any) -> dict[Any, str]:
+    """Each member's output, as the enum type's own coercion gives it (a member it
+    refuses is left out: coerced, and refused, when met)."""
+    names: dict[Any, str] = {}
+    if issubclass(members, Enum):
+        for member in members:
+            try:
+                names[member] = leaf.coerce_output_value(member)
+            except Exception:  # coerced, and refused, when met
+                continue
+    return names
 
 
 def _coerce(leaf: Any, value: Any) -> Any:
@@ -499,7 +565,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if isinstance(kind, GraphQLList):
                 return None  # lists of lists: graphql-core's
         if is_leaf_type(kind):
-            step = _Step(key, _LIST_OF_LEAVES if listed else _LEAF)
+            step = _leaf_step(key, kind) if not listed else _Step(key, _LIST_OF_LEAVES)
             step.leaf = kind
         elif isinstance(kind, GraphQLObjectType) and kind.is_type_of is None:
             plan = self._plan_of(kind, details)

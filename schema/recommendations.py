@@ -42,7 +42,8 @@ class Recommendation:
     @classmethod
     def from_domain(cls, found: Recommended, list_id: str) -> Recommendation:
         pick = found.pick
-        return cls(
+        item = object.__new__(cls)  # every field set, as the dataclass's __init__ would
+        item.__dict__.update(
             book=Book.from_row(found.book, found.categories),
             score=round(pick.score, 6),
             predicted_stars=pick.predicted_stars,
@@ -50,6 +51,7 @@ class Recommendation:
             list_id=strawberry.ID(list_id),
             because=None if found.because is None else Book.from_row(found.because),
         )
+        return item
 
     @classmethod
     def page(cls, served: Served) -> list[Recommendation]:

@@ -5,6 +5,7 @@ values that complete normally and for every way a field can fail."""
 from __future__ import annotations
 
 import asyncio
+import json
 from enum import Enum
 from typing import Any, NewType
 
@@ -20,6 +21,10 @@ from schema.execution import NOT_READ, PlainFieldsExecutionContext, _Plan, plain
 class Colour(Enum):
     RED = "red"
     BLUE = "blue"
+
+
+class OtherColour(Enum):  # not the schema's: its members are not Colour's
+    RED = "red"
 
 
 Even = NewType("Even", int)
@@ -43,6 +48,9 @@ class Leafy:
     colour: Colour
     even: Even
     number: float
+    count: int = 0
+    flag: bool = False
+    ident: strawberry.ID = strawberry.ID("i")
 
 
 @strawberry.type
@@ -174,6 +182,20 @@ HOLDERS = {
     "bad_float": Holder(
         leafy=_leafy(number="x"), maybe_leafy=_leafy(number=float("nan")), label="f"
     ),
+    # Values the built-in scalars and enums coerce (or refuse) rather than take as they
+    # are: the plans' shortcuts for the usual types must not change their output.
+    "coerced_leaves": Holder(
+        leafy=_leafy(name=True, number=3, count=True, flag=1, ident=5, colour="red"),
+        maybe_leafy=_leafy(name=2.5, count=-(2**31), ident="x"),
+        label="n",
+    ),
+    "big_int": Holder(leafy=_leafy(count=2**31), maybe_leafy=_leafy(count=2**40), label="o"),
+    "infinite_float": Holder(
+        leafy=_leafy(number=float("inf")), maybe_leafy=_leafy(number=-float("inf")), label="p"
+    ),
+    "other_enum": Holder(
+        leafy=_leafy(colour=OtherColour.RED), maybe_leafy=_leafy(colour=["red"]), label="q"
+    ),
     "exception_value": Holder(
         leafy=_leafy(maybe=ValueError("an exception as a value")), maybe_leafy=None, label="g"
     ),
@@ -218,8 +240,8 @@ QUERIES = [
        fragment F on Holder { maybeLeafy { ... on Leafy { maybe colour } } shout(times: 2) }""",
     '{ holder(kind: "fine") { leafy { name @skip(if: true) maybe @include(if: true) } } }',
     *(
-        f'{{ holder(kind: "{kind}") {{ label leafy {{ name maybe colour even number }} '
-        "maybeLeafy { name even number } } }"
+        f'{{ holder(kind: "{kind}") {{ label leafy {{ name maybe colour even number count '
+        "flag ident } maybeLeafy { name even number count ident colour } } }"
         for kind in HOLDERS
     ),
     '{ holder(kind: "null_object") { leafy { name } } }',
@@ -266,7 +288,9 @@ def _run(context_class: type, query: str) -> tuple[Any, list[tuple[Any, ...]]]:
 @pytest.mark.parametrize("query", QUERIES)
 def test_same_data_and_errors_as_graphql_core(query: str) -> None:
     expected = _run(StrawberryGraphQLCoreExecutionContext, query)
-    assert _run(PlainFieldsExecutionContext, query) == expected
+    got = _run(PlainFieldsExecutionContext, query)
+    assert got == expected
+    assert json.dumps(got[0]) == json.dumps(expected[0])  # 3.0 is not 3, nor 1 True
 
 
 def test_the_failing_cases_do_fail() -> None:
@@ -297,6 +321,9 @@ def test_which_fields_take_the_short_path() -> None:
         ("Leafy", "colour"),
         ("Leafy", "even"),
         ("Leafy", "number"),
+        ("Leafy", "count"),
+        ("Leafy", "flag"),
+        ("Leafy", "ident"),
     }  # not the resolvers (computed, later) nor a field with arguments (shout)
 
 
