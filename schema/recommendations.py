@@ -17,7 +17,7 @@ from recommend import Recommended, Request, Served, Source
 from schema.context import SESSION_ENDED, Context
 from schema.errors import BadUserInput, Unauthenticated, from_data_error, parse_id
 from schema.pagination import check_first
-from schema.types import Book
+from schema.types import Book, filled_in_defaults
 
 # The domain's enum, exposed as it is (strawberry registers the class itself).
 strawberry.enum(Source, name="RecommendationSource")
@@ -42,7 +42,7 @@ class Recommendation:
     @classmethod
     def from_domain(cls, found: Recommended, list_id: str) -> Recommendation:
         pick = found.pick
-        item = object.__new__(cls)  # every field set, as the dataclass's __init__ would
+        item = object.__new__(cls)  # every field set (_FIELDS), as the dataclass's __init__ would
         item.__dict__.update(
             book=Book.from_row(found.book, found.categories),
             score=round(pick.score, 6),
@@ -56,6 +56,11 @@ class Recommendation:
     @classmethod
     def page(cls, served: Served) -> list[Recommendation]:
         return [cls.from_domain(r, served.list_id) for r in served.items]
+
+
+# The fields `from_domain` fills in: all of them (checked at import).
+_FIELDS = ("book", "score", "predicted_stars", "source", "list_id", "because")
+filled_in_defaults(Recommendation, _FIELDS)
 
 
 @strawberry.type

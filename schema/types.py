@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -98,7 +98,8 @@ class Book:
         my_half_stars: dict[int, int] | None = None,
         my_feedback: dict[int, str] | None = None,
     ) -> Book:
-        # The columns of db.catalog.BookRow, which every book read returns (a drift fails here).
+        # The columns of db.catalog.BookRow, which every book read returns (a drift fails at
+        # import, in `filled_in_defaults`).
         fields = dict(_BOOK_DEFAULTS)
         if type(row) is BookRow:  # the fast path's rows: a tuple in the field order
             fields.update(zip(BookRow._fields, row, strict=True))
@@ -187,12 +188,32 @@ class Book:
         return None if kind is None else Feedback(kind)
 
 
-# The defaults of Book's fields that `from_row` may leave unset (the prefetched values).
-_BOOK_DEFAULTS: dict[str, Any] = {
-    f.name: f.default
-    for f in dataclasses.fields(Book)
-    if f.init and f.default is not dataclasses.MISSING
-}
+def filled_in_defaults(cls: type, given: Iterable[str]) -> dict[str, Any]:
+    """For making `cls` objects by filling in their instance dict (what the dataclass's
+    __init__ sets, without its keyword call): the defaults of the fields not `given`.
+    Checked once, at import, as the __init__ checks on every call: a given name that is not
+    a field, or a field not given that has no default or a default made per object
+    (default_factory), raises TypeError."""
+    given = set(given)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    problems = [f"{name!r} is not a field" for name in sorted(given - fields.keys())]
+    defaults: dict[str, Any] = {}
+    for name, field in fields.items():
+        if name in given:
+            continue
+        if field.default_factory is not dataclasses.MISSING:
+            problems.append(f"{name!r} has a default_factory and is not given")
+        elif field.default is dataclasses.MISSING:
+            problems.append(f"{name!r} has no default and is not given")
+        else:
+            defaults[name] = field.default
+    if problems:
+        raise TypeError(f"{cls.__name__} cannot be filled in: {'; '.join(problems)}")
+    return defaults
+
+
+# What `from_row` leaves unset (the prefetched values) unless it read them.
+_BOOK_DEFAULTS = filled_in_defaults(Book, BookRow._fields)
 
 
 @strawberry.type
