@@ -130,15 +130,17 @@ async def test_ratings_outside_the_attribution_window_are_not_attributed(
     from tests.support.tiny_catalog import populate
 
     populate(engine)
-    window = 0.3 / 86400  # 0.3 s, in days
+    # 2 s, in days: wide enough that the first rating's request lands inside it on a loaded
+    # CI machine (0.3 s once did not, on PostgreSQL), narrow enough to wait out.
+    window = 2.0 / 86400
     async with api_for(engine, database_url, model_dir=model_dir, attribution_days=window) as api:
         app = api.client._transport.app  # type: ignore[attr-defined]
         await asyncio.to_thread(app.state.services.live_model.refresh)
         boss = await staff_token(api, engine)
         alice = await login_as(api, engine, 3)
         items = await served(api, alice)
-        await api.ok(RATE, {"b": items[0]["book"]["id"], "s": 4}, alice)  # within 0.3 s
-        await asyncio.sleep(0.5)
+        await api.ok(RATE, {"b": items[0]["book"]["id"], "s": 4}, alice)  # within 2 s
+        await asyncio.sleep(2.5)
         await api.ok(RATE, {"b": items[1]["book"]["id"], "s": 4}, alice)  # too late
         data = (await api.ok(METRICS, {}, boss))["onlineMetrics"]
         [total] = [g for g in data["groups"] if g["source"] is None]
