@@ -58,17 +58,27 @@ def write_lists(
         return
     with engine.execution_options(**{IMMEDIATE: True}).begin() as conn:
         for table, conflict, rows in ((_LISTS, ("id",), lists), (_ITEMS, _ITEM_KEY, items)):
-            if rows:
-                insert = _bulk_insert(conn.dialect, table, conflict, rows[0])
-                conn.exec_driver_sql(insert.sql, insert.values(rows))
+            start = 0
+            for size in _ROWS_PER_STATEMENT:  # the largest statements first
+                while len(rows) - start >= size:
+                    insert = _bulk_insert(conn.dialect, table, conflict, rows[0], size)
+                    conn.exec_driver_sql(insert.sql, insert.values(rows[start : start + size]))
+                    start += size
 
 
 _ITEM_KEY = ("list_id", "position")
+# Rows per INSERT: a batch is written as a few statements of many rows each, not as a
+# statement per row. On SQLite a statement per row (the driver's executemany) handed the GIL
+# back and forth with the serving thread at every row, some 3,000 times per flush at full
+# load. 100 rows of a list header's 9 columns stay under SQLite's historical limit of 999
+# parameters; any batch is a sum of these sizes, largest first (at most 4 statements
+# compiled per table and column set).
+_ROWS_PER_STATEMENT = (100, 25, 5, 1)
 
 
 @dataclass(frozen=True)
 class _BulkInsert:
-    """INSERT ... ON CONFLICT DO NOTHING of many rows, run as the driver's executemany.
+    """INSERT ... VALUES (...), (...) ... ON CONFLICT DO NOTHING of `rows` rows.
 
     A flush writes some ten rows per list served, and SQLAlchemy's per-row parameter
     handling (a dict walked per row, every value through its type's processor) took about
@@ -77,17 +87,22 @@ class _BulkInsert:
     processed once per batch, by the column type's own processor."""
 
     sql: str
-    names: tuple[str, ...]  # the parameters in order (positional styles) or by name
+    rows: int
+    columns: tuple[str, ...]  # a row's values, read in this order
+    slots: tuple[tuple[int, int], ...]  # per parameter, in order: (row, column index)
+    names: tuple[str, ...]  # the parameters' names (for a driver that takes them by name)
     positional: bool
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]  # per column
 
-    def values(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
-        names = self.names  # a row without one of them: KeyError
-        read = operator.itemgetter(*names) if len(names) > 1 else lambda r: (r[names[0]],)
+    def values(self, rows: Sequence[dict[str, Any]]) -> tuple[Any, ...] | dict[str, Any]:
+        if len(rows) != self.rows:
+            raise ValueError(f"this insert takes {self.rows} rows, not {len(rows)}")
+        columns = self.columns  # a row without one of them: KeyError
+        read = operator.itemgetter(*columns) if len(columns) > 1 else lambda r: (r[columns[0]],)
         processed: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
             (i, p, {}) for i, p in enumerate(self.processors) if p is not None
         ]
-        out: list[Any] = []
+        table: list[Sequence[Any]] = []
         for row in rows:
             values = read(row)
             if processed:
@@ -99,43 +114,52 @@ class _BulkInsert:
                         if found is _MISSING:
                             found = seen[value] = process(value)
                         values[i] = found
-            out.append(tuple(values) if self.positional else dict(zip(names, values, strict=True)))
-        return out
+            table.append(values)
+        flat = tuple(table[r][c] for r, c in self.slots)
+        return flat if self.positional else dict(zip(self.names, flat, strict=True))
 
 
 _MISSING = object()
-_BULK: dict[tuple[str, str, frozenset[str]], _BulkInsert] = {}
+_BULK: dict[tuple[str, str, frozenset[str], int], _BulkInsert] = {}
 
 
 def _bulk_insert(
-    dialect: Dialect, table: sa.Table, conflict: Sequence[str], given: Iterable[str]
+    dialect: Dialect, table: sa.Table, conflict: Sequence[str], given: Iterable[str], rows: int
 ) -> _BulkInsert:
-    """The insert of the columns `given` (those of the batch's first row, as SQLAlchemy
-    does: a column left out gets its server default)."""
-    key = (dialect.name, table.name, frozenset(given))
+    """The insert of `rows` rows of the columns `given` (those of the batch's first row, as
+    SQLAlchemy does: a column left out gets its server default)."""
+    key = (dialect.name, table.name, frozenset(given), rows)
     found = _BULK.get(key)
     if found is None:
         unknown = key[2] - set(table.c.keys())
         if unknown:
             raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+        columns = tuple(c.name for c in table.columns if c.name in key[2])
         statement = (
             upsert_insert(dialect.name)(table)
             .values(
-                {
-                    c.name: sa.bindparam(c.name, type_=c.type)
-                    for c in table.columns
-                    if c.name in key[2]
-                }
+                [
+                    {
+                        name: sa.bindparam(f"{name}__{r}", type_=table.c[name].type)
+                        for name in columns
+                    }
+                    for r in range(rows)
+                ]
             )
             .on_conflict_do_nothing(index_elements=list(conflict))
         )
         compiled = statement.compile(dialect=dialect)
         names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+        slots = []
+        for name in names:
+            column, _, row = compiled.binds[name].key.rpartition("__")
+            slots.append((int(row), columns.index(column)))
         processors = tuple(
-            table.c[compiled.binds[name].key].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in names
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
         )
-        found = _BULK[key] = _BulkInsert(str(compiled), names, compiled.positional, processors)
+        found = _BULK[key] = _BulkInsert(
+            str(compiled), rows, columns, tuple(slots), names, compiled.positional, processors
+        )
     return found
 
 

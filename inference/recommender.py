@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +107,12 @@ class Recommender:
     def knows_book(self, book_id: int) -> bool:
         return self._books.position(book_id) >= 0
 
+    @property
+    def known_books(self) -> Mapping[int, int]:
+        """The books this model knows, as id -> position (read-only): `id in known_books`
+        for a request's few ids costs no call per id."""
+        return self._books.by_id
+
     # ---------------------------------------------------------------- scoring
     def _run_users(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scores, stars = self._sessions[USER_GRAPH].run(
@@ -201,8 +207,9 @@ class Recommender:
             masked = np.full(scores.shape, -np.inf, dtype=np.float32)
             masked[keep] = scores[keep]
             scores = masked
-        excluded = self.book_index(list(exclude))
-        scores[excluded[excluded >= 0]] = -np.inf
+        excluded = self._books.known_positions(exclude)
+        if len(excluded):
+            scores[excluded] = -np.inf
         best = top_k(scores, k)
         low, high = self.rating_scale  # stars clipped here, for the k picks only
         return [

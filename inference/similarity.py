@@ -72,19 +72,21 @@ class BookSimilarity:
         self, book_ids: Sequence[int], candidate_book_ids: Sequence[int]
     ) -> list[int | None]:
         """For each of ``book_ids``, the candidate closest to it (never itself), in one
-        matrix product: the vectorised form of `most_similar_among`."""
-        targets = self._books.positions(book_ids)
-        candidates = np.asarray(list(candidate_book_ids), dtype=np.int64)
-        cand_index = self._books.positions(candidates)
-        known = cand_index >= 0
-        candidates, cand_index = candidates[known], cand_index[known]
-        if candidates.size == 0:
+        matrix product: the vectorised form of `most_similar_among` (ties: the first
+        candidate given). A request's few ids are looked up one by one, in a dict."""
+        position = self._books.by_id
+        targets = [position.get(b, -1) for b in book_ids]
+        known = [(c, p) for c in candidate_book_ids if (p := position.get(c, -1)) >= 0]
+        if not known:
             return [None] * len(targets)
-        cosine = self.unit[np.maximum(targets, 0)] @ self.unit[cand_index].T
-        cosine[cand_index[None, :] == targets[:, None]] = -np.inf  # a book never explains itself
-        best = np.argmax(cosine, axis=1)
-        found = (targets >= 0) & np.isfinite(cosine[np.arange(len(targets)), best])
+        candidates = [c for c, _ in known]
+        cand_index = np.array([p for _, p in known], dtype=np.int64)
+        target_index = np.array(targets, dtype=np.int64)
+        cosine = self.unit[np.maximum(target_index, 0)] @ self.unit[cand_index].T
+        cosine[cand_index[None, :] == target_index[:, None]] = -np.inf  # never explains itself
+        best = cosine.argmax(axis=1)
+        found = np.isfinite(cosine.max(axis=1)).tolist()
         return [
-            int(c) if ok else None
-            for c, ok in zip(candidates[best].tolist(), found.tolist(), strict=True)
+            candidates[b] if t >= 0 and ok else None
+            for b, t, ok in zip(best.tolist(), targets, found, strict=True)
         ]

@@ -123,7 +123,8 @@ def _personal(
             ranked = model.rank_user(reader.user_id, pool, exclude=excluded, allowed=allowed)
             source = Source.MODEL
     else:
-        rated = [(b, s) for b, s in reader.history if model.knows_book(b)]
+        known_books = model.known_books
+        rated = [(b, s) for b, s in reader.history if b in known_books]
         if not rated:
             return []
         ranked = model.rank_history(rated, pool, exclude=excluded, allowed=allowed)
@@ -151,19 +152,20 @@ def _becauses(
 ) -> list[int | None]:
     """For each model pick, the reader's liked book most like it ("because you rated X");
     never a hidden book (its rating still shapes the list, but it is not shown)."""
-    liked = _liked([(b, s) for b, s in reader.history if b not in hidden], model)
-    return model.most_similar_each(book_ids, liked)
+    return model.most_similar_each(book_ids, _liked(reader.history, model, hidden))
 
 
 def _stars(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 2)
 
 
-def _liked(history: Sequence[tuple[int, float]], model: Recommender) -> list[int]:
-    """The reader's books the model knows that may explain a pick: those rated GOOD_STARS or
-    more, else their best-rated ones."""
-    knows = model.knows_book
-    known = [(b, s) for b, s in history if knows(b)]
+def _liked(
+    history: Sequence[tuple[int, float]], model: Recommender, hidden: frozenset[int]
+) -> list[int]:
+    """The reader's books the model knows (hidden ones left out) that may explain a pick:
+    those rated GOOD_STARS or more, else their best-rated ones."""
+    known_books = model.known_books
+    known = [(b, s) for b, s in history if b in known_books and b not in hidden]
     if not known:
         return []
     good = [b for b, s in known if s >= GOOD_STARS]

@@ -100,13 +100,14 @@ class Book:
     ) -> Book:
         # The columns of db.catalog.BookRow, which every book read returns (a drift fails at
         # import, in `filled_in_defaults`).
-        fields = dict(_BOOK_DEFAULTS)
+        fields: dict[str, Any]
         if type(row) is BookRow:  # the fast path's rows: a tuple in the field order
-            fields.update(zip(BookRow._fields, row, strict=True))
+            fields = dict(zip(BookRow._fields, row, strict=True))
         else:
-            fields.update((name, getattr(row, name)) for name in BookRow._fields)
-        fields["id"] = strawberry.ID(str(row.id))
-        book_id = int(fields["id"])
+            fields = {name: getattr(row, name) for name in BookRow._fields}
+        fields.update(_BOOK_DEFAULTS)  # the fields a row has no column for
+        book_id = int(fields["id"])  # a stored book: never None
+        fields["id"] = strawberry.ID(str(book_id))
         if stats is not None:
             fields["prefetched_average"] = _average(stats)
             fields["prefetched_count"] = stats.count

@@ -1,6 +1,7 @@
-"""`write_lists` writes through the driver's executemany: every value must be stored as
-SQLAlchemy's own insert stores it (types processed by the column's own processors), a
-repeated write changes nothing, and a failing batch writes nothing."""
+"""`write_lists` writes a batch as a few INSERTs of many rows each: every value must be
+stored as SQLAlchemy's own insert stores it (types processed by the column's own
+processors), every row of a batch of any size arrives, a repeated write changes nothing, and
+a failing batch writes nothing."""
 
 from __future__ import annotations
 
@@ -77,6 +78,32 @@ def test_values_are_stored_as_sqlalchemys_insert_stores_them(
     assert header[-1].replace(tzinfo=UTC) == MADE  # SQLite hands back naive UTC
     assert [i[-1].replace(tzinfo=UTC) for i in items] == [later] * 3
     assert [i[3] for i in items] == scores
+
+
+@pytest.mark.parametrize("lists", [1, 3, 11, 37])
+def test_every_row_of_a_batch_of_any_size_is_written_once(
+    engine_with_reader: sa.Engine, lists: int
+) -> None:
+    """Batches that take every statement size (100, 25, 5 and 1 rows) and sums of them:
+    37 headers and 37 x 7 = 259 items are 100 + 100 + 25 + 25 + 5 + 1 + 1 + 1 + 1 rows."""
+    engine = engine_with_reader
+    headers = [_header(f"list-{n}", diversity=n / 100) for n in range(lists)]
+    items = [
+        {**item, "book_id": (n + item["position"]) % 5 + 1}  # type: ignore[operator]
+        for n in range(lists)
+        for item in _items(f"list-{n}", MADE, [n + p / 10 for p in range(7)])
+    ]
+    write_lists(engine, headers, items)
+    write_lists(engine, headers, items)  # written again: nothing changes, nothing doubles
+    with engine.connect() as conn:
+        stored_headers = conn.execute(sa.select(LISTS.c.id, LISTS.c.diversity)).all()
+        stored_items = conn.execute(
+            sa.select(ITEMS.c.list_id, ITEMS.c.position, ITEMS.c.book_id, ITEMS.c.score)
+        ).all()
+    assert sorted(stored_headers) == sorted((h["id"], h["diversity"]) for h in headers)
+    assert sorted(stored_items) == sorted(
+        (i["list_id"], i["position"], i["book_id"], i["score"]) for i in items
+    )
 
 
 def test_left_out_columns_get_their_defaults_and_a_rewrite_changes_nothing(

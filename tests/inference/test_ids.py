@@ -40,6 +40,20 @@ def test_positions_agree_for_every_input_form(index_and_ids, n: int) -> None:
     assert index.positions(numpy_ints).tolist() == expected
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, _BY_DICT, _BY_DICT + 1, 600])
+def test_known_positions_are_the_positions_of_the_known_ids(index_and_ids, n: int) -> None:
+    index, ids = index_and_ids
+    rng = np.random.default_rng(n + 1)
+    known = rng.choice(ids, size=n // 2).tolist()
+    unknown = (rng.integers(10 * 2000, 20 * 2000, size=n - n // 2)).tolist()
+    wanted = [int(x) for x in rng.permutation(np.array(known + unknown, dtype=np.int64))]
+    expected = [p for p in _expected(ids, wanted) if p >= 0]
+    for form in (wanted, tuple(wanted), np.array(wanted, dtype=np.int64), iter(wanted)):
+        assert list(index.known_positions(form)) == expected
+    assert sorted(index.known_positions(set(wanted))) == sorted(set(expected))
+    assert all(index.by_id[int(ids[p])] == p for p in expected)
+
+
 def test_an_empty_index_knows_no_id() -> None:
     empty = IdIndex(np.array([], dtype=np.int64))
     assert empty.positions([1, 2]).tolist() == [-1, -1]

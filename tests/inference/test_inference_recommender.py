@@ -118,6 +118,22 @@ def test_similar_books_by_cosine(loaded) -> None:
     assert rec.most_similar_among(1, [2000]) is None
 
 
+def test_most_similar_each_is_most_similar_among_for_each(make_artifact) -> None:
+    path, p = make_artifact(n_users=4, n_books=40, dim=5)
+    rec = Recommender.load(path)
+    books = p["book_ids"].tolist()
+    rng = np.random.default_rng(3)
+    for trial in range(30):
+        targets = [*rng.choice(books, size=6).tolist(), 31337]  # one unknown target
+        candidates = [*rng.choice(books, size=int(rng.integers(0, 9))).tolist(), 4]  # unknown
+        if trial % 3 == 0:
+            candidates.append(targets[0])  # a target among the candidates never explains itself
+        got = rec.most_similar_each(targets, candidates)
+        assert got == [rec.most_similar_among(t, candidates) for t in targets]
+    assert rec.most_similar_each([books[0]], [books[0]]) == [None]
+    assert rec.most_similar_each([books[0], books[1]], []) == [None, None]
+
+
 def test_concurrent_reads_agree(loaded) -> None:
     rec, _ = loaded
     expected = rec.recommend(103, k=5)
