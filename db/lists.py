@@ -45,7 +45,7 @@ def list_header(db: FastReads, list_id: str) -> dict[str, Any] | None:
 
 def shown_books(db: FastReads, list_id: str) -> list[tuple[int, int]]:
     """(position, book id) of every stored position of a list."""
-    return [(int(p), int(b)) for p, b in db.rows(_SHOWN, id=list_id)]
+    return db.rows(_SHOWN, id=list_id)  # integers from both drivers (Prepared checks)
 
 
 def write_lists(

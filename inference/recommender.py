@@ -231,10 +231,17 @@ class Recommender:
 
     def history_changed(self, user_id: int, rated: Sequence[tuple[int, float]]) -> bool:
         """Whether a known reader's ratings differ from those the model was trained on."""
+        return self.changed_history(user_id, rated) is not None
+
+    def changed_history(self, user_id: int, rated: Sequence[tuple[int, float]]) -> int | None:
+        """The fingerprint of a known reader's ratings (`history_hash_of`) if it differs
+        from that of the ratings the model was trained on; None if it does not (or the
+        reader is unknown, or the artifact cannot tell)."""
         index = self._users.position(user_id)
         if index < 0 or self._history_hash is None:
-            return False
-        return history_hash_of(rated) != int(self._history_hash[index])
+            return None
+        fingerprint = history_hash_of(rated)
+        return None if fingerprint == int(self._history_hash[index]) else fingerprint
 
     def rank_refreshed(
         self,
@@ -243,14 +250,16 @@ class Recommender:
         k: int = 10,
         exclude: Iterable[int] = (),
         allowed: np.ndarray | None = None,
+        fingerprint: int | None = None,
     ) -> Ranked:
         """Top-k for a known reader from their current ratings: a fold-in that starts from
-        their trained vector (the same objective, steps from where training left them)."""
+        their trained vector (the same objective, steps from where training left them).
+        `fingerprint`: `history_hash_of(rated)`, if the caller has it already."""
         index = self._users.position(user_id)
         start: Vector | None = None
         if index >= 0 and self._user_factors is not None and self._user_bias is not None:
             start = (self._user_factors[index], float(self._user_bias[index]))
-        folded = self._fold_in_scores(rated, start=start, key=user_id)
+        folded = self._fold_in_scores(rated, start=start, key=user_id, fingerprint=fingerprint)
         if folded is None:
             return self.rank_user(user_id, k, exclude, allowed)
         excluded = [*exclude, *(int(r[0]) for r in rated)]
@@ -270,21 +279,29 @@ class Recommender:
         rated: Sequence[tuple[int, float]],
         start: Vector | None = None,
         key: int | None = None,
+        fingerprint: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """(scores, stars) over all books for a reader given by their ratings; None if no
-        rated book is known. The folded vector is cached by (`key`, the ratings'
-        fingerprint): `key` names the reader whose trained vector `start` is."""
-        idx, stars = self._history(rated)
-        if idx.size == 0:
+        """(scores, unclipped stars) over all books for a reader given by their ratings;
+        None if no rated book is known. The folded vector is cached by (`key`, the ratings'
+        fingerprint): `key` names the reader whose trained vector `start` is; `fingerprint`
+        is `history_hash_of(rated)` if the caller has it. A cached vector is scored without
+        looking at the ratings again."""
+        known_books = self._books.by_id
+        if not any(book in known_books for book, _ in rated):
             return None
         if self._fold_in is not None:
             fold_in = self._fold_in
-            vector, bias = self.vectors.get(
-                (key, history_hash_of(rated)), lambda: fold_in.vector(idx, stars, start)
-            )
-            scores, pred = self._run_vector(vector, bias)
-            return scores, self._clip(pred)
+            if fingerprint is None:
+                fingerprint = history_hash_of(rated)
+
+            def fold() -> Vector:
+                idx, stars = self._history(rated)
+                return fold_in.vector(idx, stars, start)
+
+            vector, bias = self.vectors.get((key, fingerprint), fold)
+            return self._run_vector(vector, bias)
         # Models without a linear rating head: taste profile in book-embedding space.
+        idx, stars = self._history(rated)
         unit = self.similarity.unit
         weights = stars - stars.mean() + 1e-3
         profile = weights @ unit[idx]
@@ -324,7 +341,7 @@ class Recommender:
         out = np.full(b.shape, np.nan, dtype=np.float32)
         folded = self._fold_in_scores(rated)
         if folded is not None:
-            out[b >= 0] = folded[1][b[b >= 0]]
+            out[b >= 0] = self._clip(folded[1][b[b >= 0]])
         return out
 
     # ---------------------------------------------------------------- similarity

@@ -113,10 +113,18 @@ def _personal(
         return []
     pool = mmr.pool_size(request.k, request.diversity)
     if model.knows_user(reader.user_id):
-        if model.can_refresh and model.history_changed(reader.user_id, reader.history):
+        changed = (
+            model.changed_history(reader.user_id, reader.history) if model.can_refresh else None
+        )
+        if changed is not None:
             # Rated since the model was trained: the list follows the current ratings.
             ranked = model.rank_refreshed(
-                reader.user_id, reader.history, pool, exclude=excluded, allowed=allowed
+                reader.user_id,
+                reader.history,
+                pool,
+                exclude=excluded,
+                allowed=allowed,
+                fingerprint=changed,
             )
             source = Source.REFRESHED
         else:
