@@ -31,9 +31,9 @@ _HEADER = Prepared(
     )
 )
 _SHOWN = Prepared(
-    sa.select(_ITEMS.c.position, _ITEMS.c.book_id).where(
-        _ITEMS.c.list_id == sa.bindparam("id", type_=sa.String())
-    )
+    sa.select(_ITEMS.c.position, _ITEMS.c.book_id)
+    .where(_ITEMS.c.list_id == sa.bindparam("id", type_=sa.String()))
+    .order_by(_ITEMS.c.position)  # the primary key's order: no sort
 )
 
 
@@ -44,7 +44,7 @@ def list_header(db: FastReads, list_id: str) -> dict[str, Any] | None:
 
 
 def shown_books(db: FastReads, list_id: str) -> list[tuple[int, int]]:
-    """(position, book id) of every stored position of a list."""
+    """(position, book id) of every stored position of a list, in position order."""
     return db.rows(_SHOWN, id=list_id)  # integers from both drivers (Prepared checks)
 
 

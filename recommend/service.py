@@ -243,9 +243,13 @@ class RecommendationService:
             asked = getattr(request, name)
             if asked not in (None, 0.0, header[name]):
                 raise InvalidInput(f"A continued list keeps its {name}; leave it out with 'after'.")
-        positions = dict(db_lists.shown_books(db, list_id))
-        positions.update(pending)
-        shown = [positions[p] for p in sorted(positions)]
+        stored = db_lists.shown_books(db, list_id)  # in position order
+        if pending:  # positions still buffered (some may be being written now: in both)
+            positions = dict(stored)
+            positions.update(pending)
+            shown = [positions[p] for p in sorted(positions)]
+        else:
+            shown = [book for _, book in stored]
         served = ServedList(
             list_id,
             user_id,
