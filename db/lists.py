@@ -7,6 +7,9 @@ its list on the fast path (db.fastread), in the recommendation trip."""
 from __future__ import annotations
 
 import operator
+import threading
+from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,8 +35,11 @@ _HEADER = Prepared(
 )
 _SHOWN = Prepared(
     sa.select(_ITEMS.c.position, _ITEMS.c.book_id)
-    .where(_ITEMS.c.list_id == sa.bindparam("id", type_=sa.String()))
-    .order_by(_ITEMS.c.position)  # the primary key's order: no sort
+    .where(
+        _ITEMS.c.list_id == sa.bindparam("id", type_=sa.String()),
+        _ITEMS.c.position >= sa.bindparam("start", type_=sa.Integer()),
+    )
+    .order_by(_ITEMS.c.position)  # the primary key's order: a range of it, no sort
 )
 
 
@@ -43,9 +49,63 @@ def list_header(db: FastReads, list_id: str) -> dict[str, Any] | None:
     return dict(zip(LIST_COLUMNS, rows[0], strict=True)) if rows else None
 
 
-def shown_books(db: FastReads, list_id: str) -> list[tuple[int, int]]:
-    """(position, book id) of every stored position of a list, in position order."""
-    return db.rows(_SHOWN, id=list_id)  # integers from both drivers (Prepared checks)
+def shown_books(db: FastReads, list_id: str, start: int = 0) -> list[tuple[int, int]]:
+    """(position, book id) of the stored positions of a list from `start` on, in order."""
+    return db.rows(_SHOWN, id=list_id, start=start)  # integers from both drivers
+
+
+class ShownBooks:
+    """The books continued lists have shown, each stored position read from the database
+    once.
+
+    A stored position never changes (written once, ON CONFLICT DO NOTHING; a list is pruned
+    whole, header first), so once a list's positions 0..n-1 have all been read they are kept
+    here, and its next continuation reads only the positions from n on: a range of the
+    primary key, where reading the whole list again grew with every page a reader scrolled.
+    Positions read past a gap (one still being written by another server) are returned but
+    not kept, so a later read fills the gap in. At most `max_books` positions are kept, the
+    lists continued longest ago dropped first (8 bytes each)."""
+
+    def __init__(self, max_books: int = 2_000_000) -> None:
+        self._kept: OrderedDict[str, array[int]] = OrderedDict()
+        self._books = 0
+        self._max_books = max_books
+        self._lock = threading.Lock()
+
+    def read(self, db: FastReads, list_id: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """(books at positions 0..n-1, in order; (position, book) of those stored after a
+        missing position, in order): every stored position of the list."""
+        with self._lock:
+            kept = self._kept.get(list_id)
+            if kept is not None:
+                self._kept.move_to_end(list_id)
+        start = len(kept) if kept is not None else 0
+        rows = shown_books(db, list_id, start)
+        n = 0  # rows[:n] continue the kept positions without a gap
+        while n < len(rows) and rows[n][0] == start + n:
+            n += 1
+        if kept is None or n:
+            kept = array("q", kept or ())
+            kept.extend([book for _, book in rows[:n]])
+            self._keep(list_id, kept)
+        return kept.tolist(), rows[n:]
+
+    def _keep(self, list_id: str, books: array[int]) -> None:
+        with self._lock:
+            old = self._kept.get(list_id)
+            if old is not None:
+                if len(old) >= len(books):  # a concurrent read kept as many: keep that one
+                    return
+                self._books -= len(old)
+            self._kept[list_id] = books
+            self._kept.move_to_end(list_id)
+            self._books += len(books)
+            while self._books > self._max_books and self._kept:
+                _, dropped = self._kept.popitem(last=False)
+                self._books -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._kept)
 
 
 def write_lists(

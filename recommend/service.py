@@ -72,6 +72,7 @@ class RecommendationService:
         self._popularity = popularity
         self._live_model = live_model
         self.recorder = recorder or ListRecorder(engine)
+        self._shown = db_lists.ShownBooks()  # continued lists' stored positions, read once
         self.experiment: Assignment | None = None  # the running experiment, as last polled
 
     def model(self) -> Recommender | None:
@@ -243,13 +244,12 @@ class RecommendationService:
             asked = getattr(request, name)
             if asked not in (None, 0.0, header[name]):
                 raise InvalidInput(f"A continued list keeps its {name}; leave it out with 'after'.")
-        stored = db_lists.shown_books(db, list_id)  # in position order
-        if pending:  # positions still buffered (some may be being written now: in both)
-            positions = dict(stored)
+        shown, beyond = self._shown.read(db, list_id)  # stored positions, in order
+        if pending or beyond:  # past a gap, or still buffered (maybe being written: in both)
+            positions = dict(enumerate(shown))
+            positions.update(beyond)
             positions.update(pending)
             shown = [positions[p] for p in sorted(positions)]
-        else:
-            shown = [book for _, book in stored]
         served = ServedList(
             list_id,
             user_id,

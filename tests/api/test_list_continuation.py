@@ -123,3 +123,44 @@ async def test_every_list_served_is_recorded(rec_api: Api, engine: sa.Engine) ->
     assert {r[7] for r in ours} == {"MODEL"}
     theirs = by_list[similar_id]
     assert len(theirs) == 4 and {(r[1], r[2], r[3]) for r in theirs} == {(None, "similar", 1)}
+
+
+async def test_a_list_continued_on_two_servers_in_turn_never_repeats_a_book(
+    rec_api: Api, engine: sa.Engine, database_url: str, model_dir: Path
+) -> None:
+    """Each server keeps the positions of a list it has read and reads only the later
+    ones: the pages the other server served in between must still be found (two apps over
+    one database, as two hosts; each page waits until its server has written it)."""
+    from app.asgi import create_app
+    from tests.support.api import client_for, make_settings
+
+    other = create_app(make_settings(database_url, model_dir=model_dir), engine)
+    async with other.router.lifespan_context(other), client_for(other) as client:
+        second = Api(client)
+        token = await login_as(rec_api, engine, 3)
+        list_id, seen = await page(rec_api, token, 3)
+        servers = [second, rec_api]
+        turn = 0
+        while True:
+            await _written(engine, list_id, len(seen))
+            same, more = await page(servers[turn % 2], token, 3, after=list_id)
+            if not more:
+                break
+            assert same == list_id
+            assert not set(more) & set(seen), (turn, seen, more)
+            seen += more
+            turn += 1
+    assert turn >= 4  # each server continued the list after the other had
+    assert len(seen) == len(set(seen)) == ALL_BOOKS - len(rated_by(engine, 3))
+
+
+async def _written(engine: sa.Engine, list_id: str | None, positions: int) -> None:
+    for _ in range(200):  # the recorder writes in the background, every list_flush_seconds
+        with engine.connect() as conn:
+            stored = conn.execute(
+                sa.text("SELECT COUNT(*) FROM rec_list_item WHERE list_id = :l"), {"l": list_id}
+            ).scalar_one()
+        if stored == positions:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{list_id}: {stored} of {positions} positions written")

@@ -153,3 +153,62 @@ def test_a_stored_list_reads_back_on_the_fast_path(populated: sa.Engine) -> None
         }  # fmt: skip
         assert lists.shown_books(db, "L1") == [(0, 3), (1, 1), (2, 2)]  # in position order
         assert lists.list_header(db, "missing") is None
+
+
+def test_a_continued_lists_stored_positions_are_each_read_once(
+    populated: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ShownBooks keeps a list's positions 0..n-1 once read and reads only those after them;
+    one stored past a gap is returned but not kept, so the gap is read again until filled;
+    over its bound it drops the list continued longest ago, which is then read in full."""
+    from datetime import UTC, datetime
+
+    from db import lists
+
+    now = datetime.now(UTC)
+
+    def write(list_id: str, books: dict[int, int]) -> None:
+        header = {
+            "id": list_id, "user_id": 1, "kind": "recommendations", "anchor_book_id": None,
+            "category_id": None, "diversity": 0.0, "model_version": "v0001", "variant": None,
+            "created_at": now,
+        }  # fmt: skip
+        items = [
+            {"list_id": list_id, "position": p, "book_id": b, "source": "MODEL", "score": 0.5,
+             "served_at": now}
+            for p, b in books.items()
+        ]  # fmt: skip
+        lists.write_lists(populated, [header], items)
+
+    starts: list[tuple[str, int, int]] = []  # (list, first position asked, rows read)
+    read_rows = lists.shown_books
+
+    def counted(db: FastReads, list_id: str, start: int = 0) -> list[tuple[int, int]]:
+        rows = read_rows(db, list_id, start)
+        starts.append((list_id, start, len(rows)))
+        return rows
+
+    monkeypatch.setattr(lists, "shown_books", counted)
+    shown = lists.ShownBooks(max_books=8)
+
+    def read(list_id: str) -> tuple[list[int], list[tuple[int, int]]]:
+        with FastReads.open(populated) as db:
+            return shown.read(db, list_id)
+
+    write("L1", {0: 3, 1: 1, 2: 2})
+    assert read("L1") == ([3, 1, 2], [])
+    write("L1", {3: 5, 4: 4, 6: 7})  # position 5 not there yet (another server's write)
+    assert read("L1") == ([3, 1, 2, 5, 4], [(6, 7)])
+    assert read("L1") == ([3, 1, 2, 5, 4], [(6, 7)])
+    write("L1", {5: 6})
+    assert read("L1") == ([3, 1, 2, 5, 4, 6, 7], [])
+    assert starts == [("L1", 0, 3), ("L1", 3, 3), ("L1", 5, 1), ("L1", 5, 2)]
+    assert read("missing") == ([], [])
+
+    write("L2", {0: 1, 1: 2})
+    starts.clear()
+    assert read("L2") == ([1, 2], [])  # 7 + 2 positions kept: over 8, L1 is dropped
+    assert len(shown) == 2  # L2 and "missing" (nothing stored: kept as nothing)
+    assert read("L1") == ([3, 1, 2, 5, 4, 6, 7], [])  # read in full again (and L2 dropped)
+    assert read("L2") == ([1, 2], [])
+    assert starts == [("L2", 0, 2), ("L1", 0, 7), ("L2", 0, 2)]
