@@ -59,7 +59,7 @@ class ShownBooks:
     once.
 
     A stored position never changes (written once, ON CONFLICT DO NOTHING; a list is pruned
-    whole, header first), so once a list's positions 0..n-1 have all been read they are kept
+    whole, its header with it), so once a list's positions 0..n-1 have all been read they are kept
     here, and its next continuation reads only the positions from n on: a range of the
     primary key, where reading the whole list again grew with every page a reader scrolled.
     Positions read past a gap (one still being written by another server) are returned but
@@ -84,11 +84,11 @@ class ShownBooks:
         n = 0  # rows[:n] continue the kept positions without a gap
         while n < len(rows) and rows[n][0] == start + n:
             n += 1
-        if kept is None or n:
+        if n:  # only positions are kept (a list with none stored yet is not)
             kept = array("q", kept or ())
             kept.extend([book for _, book in rows[:n]])
             self._keep(list_id, kept)
-        return kept.tolist(), rows[n:]
+        return (kept.tolist() if kept is not None else []), rows[n:]
 
     def _keep(self, list_id: str, books: array[int]) -> None:
         with self._lock:

@@ -208,7 +208,7 @@ def test_a_continued_lists_stored_positions_are_each_read_once(
     write("L2", {0: 1, 1: 2})
     starts.clear()
     assert read("L2") == ([1, 2], [])  # 7 + 2 positions kept: over 8, L1 is dropped
-    assert len(shown) == 2  # L2 and "missing" (nothing stored: kept as nothing)
+    assert len(shown) == 1  # only L2 ("missing" had nothing stored: nothing kept)
     assert read("L1") == ([3, 1, 2, 5, 4, 6, 7], [])  # read in full again (and L2 dropped)
     assert read("L2") == ([1, 2], [])
     assert starts == [("L2", 0, 2), ("L1", 0, 7), ("L2", 0, 2)]
