@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from db.errors import NotFound
 from db.fastread import FastReads, Prepared
-from db.models import Book, BookCategory, Category, Rating
+from db.models import Book, BookCategory, CatalogState, Category, Rating
 
 
 @dataclass(frozen=True)
@@ -130,12 +130,38 @@ def book_rows_by_ids(db: FastReads, ids: Sequence[int]) -> dict[int, BookRow]:
     return {row[0]: book_row(row) for row in rows}
 
 
+_LIKE_COUNTS = Prepared(
+    sa.select(BOOK_TABLE.c.id, BOOK_TABLE.c.like_count).where(
+        BOOK_TABLE.c.id.in_(sa.bindparam("ids", expanding=True))
+    )
+)
+
+
+def like_counts(db: FastReads, ids: Sequence[int]) -> dict[int, int]:
+    """The like counts of these books, now (the one column of a book that the catalog's
+    generation does not follow: see db.catalog_cache)."""
+    if not ids:
+        return {}
+    return dict(db.rows(_LIKE_COUNTS, ids=sorted(set(ids))))  # type: ignore[arg-type]
+
+
+_STATE_TABLE = CatalogState.__table__  # type: ignore[attr-defined]
+_GENERATION = Prepared(sa.select(_STATE_TABLE.c.generation).where(_STATE_TABLE.c.id == 1))
+
+
+def catalog_generation(db: FastReads) -> int | None:
+    """The catalog's generation (see db.catalog_cache); None if its row is missing."""
+    rows = db.rows(_GENERATION)
+    return int(rows[0][0]) if rows else None
+
+
 _HIDDEN = Prepared(sa.select(BOOK_TABLE.c.id).where(BOOK_TABLE.c.hidden == sa.true()))
 
 
 def hidden_book_ids(db: FastReads) -> frozenset[int]:
-    """Every hidden book, read in the request's own trip (an indexed read of a few rows), so
-    that hiding a book takes effect on the next request in every server process."""
+    """Every hidden book (an indexed read of a few rows). The recommendations path keeps it
+    per catalog generation (db.catalog_cache), so hiding a book takes effect on the next
+    request in every server process."""
     return frozenset(int(book) for (book,) in db.rows(_HIDDEN))
 
 

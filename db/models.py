@@ -129,6 +129,19 @@ class BookCategory(SQLModel, table=True):
     category_id: int = Field(sa_column=_key_to("category.id", index=True))
 
 
+class CatalogState(SQLModel, table=True):
+    """One row: `generation` counts the changes to the catalog as lists show it (books but
+    for their like counts, category links, categories). Database triggers add to it, in the
+    writing transaction (migration 0012); servers keep book rows while it stays the same
+    (db.catalog_cache)."""
+
+    __tablename__ = "catalog_state"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
+    generation: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
 class UserCategory(SQLModel, table=True):
     __tablename__ = "user_category"
 

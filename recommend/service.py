@@ -18,6 +18,7 @@ import recommend.chain as chain
 from db import catalog, experiments, readers
 from db import lists as db_lists
 from db.catalog import BookRow, CategoryRow
+from db.catalog_cache import CatalogCache, CatalogTrip
 from db.errors import InvalidInput, NotFound
 from db.fastread import FastReads
 from db.popularity import PopularityCache, PopularityIndex
@@ -73,6 +74,7 @@ class RecommendationService:
         self._live_model = live_model
         self.recorder = recorder or ListRecorder(engine)
         self._shown = db_lists.ShownBooks()  # continued lists' stored positions, read once
+        self._catalog = CatalogCache()  # book rows while the catalog's generation holds
         self.experiment: Assignment | None = None  # the running experiment, as last polled
 
     def model(self) -> Recommender | None:
@@ -114,11 +116,13 @@ class RecommendationService:
         with_categories: bool = False,
         token_epoch: int | None = None,
         variant: str = CONTROL,
+        with_like_counts: bool = False,
     ) -> Served | None:
         """The chain's picks for a reader, best first; None if the reader does not exist,
         or if `token_epoch` is given and is not the account's now (checked in the same
         statement that reads the reader's state: the session check costs nothing more).
-        `with_categories`: also read the picked books' categories, in the same trip.
+        `with_categories`: also read the picked books' categories, in the same trip;
+        `with_like_counts`: the books' like counts as of this trip (see db.catalog_cache).
         With `request.after`, the next page of that list (NotFound if it is not one of
         this reader's lists)."""
         for _ in range(VISIBILITY_WAITS):
@@ -132,6 +136,7 @@ class RecommendationService:
                     with_categories,
                     token_epoch,
                     variant,
+                    with_like_counts,
                 )
             except _NotYetVisible:
                 await asyncio.sleep(self.recorder.flush_seconds)
@@ -159,6 +164,7 @@ class RecommendationService:
         with_categories: bool = False,
         token_epoch: int | None = None,
         variant: str = CONTROL,
+        with_like_counts: bool = False,
     ) -> Served | None:
         """Books most like `book_id`; NotFound if there is no such book. With `user_id` and
         `token_epoch`: None if that account does not exist or is at another epoch now (read
@@ -173,6 +179,7 @@ class RecommendationService:
             with_categories,
             token_epoch,
             variant,
+            with_like_counts,
         )
 
     def _for_reader(
@@ -184,12 +191,14 @@ class RecommendationService:
         with_categories: bool,
         token_epoch: int | None,
         variant: str,
+        with_like_counts: bool,
     ) -> Served | None:
         state = readers.reader_state(db, user_id, token_epoch)
         if state is None:
             return None
         served, request = self._list_to_serve(db, user_id, request, model, variant)
-        request = dataclasses.replace(request, hidden=catalog.hidden_book_ids(db))
+        books = self._catalog.trip(db)
+        request = dataclasses.replace(request, hidden=books.hidden())
         _check_category(db, request)
         reader = ReaderState(user_id, *state)
         popularity = self._popularity_for(db)
@@ -198,7 +207,7 @@ class RecommendationService:
                 picks = chain.recommend(reader, request, model, popularity)
         except FoldInDeferred:
             raise Offload from None  # tens of milliseconds of numpy: not on the event loop
-        found = _with_books(db, picks, with_categories)
+        found = _with_books(books, picks, with_categories, with_like_counts)
         self.recorder.record(served, [r.pick for r in found], len(served.shown))
         return Served(served.id, found)
 
@@ -278,6 +287,7 @@ class RecommendationService:
         with_categories: bool,
         token_epoch: int | None,
         variant: str,
+        with_like_counts: bool,
     ) -> Served | None:
         if (
             user_id is not None
@@ -285,13 +295,14 @@ class RecommendationService:
             and readers.token_epoch_of(db, user_id) != token_epoch
         ):
             return None
-        seed = catalog.book_rows_by_ids(db, [book_id]).get(book_id)
+        books = self._catalog.trip(db)
+        seed = books.books([book_id]).get(book_id)
         if seed is None or seed.hidden:  # a hidden book is not there for anyone to browse
             raise NotFound(f"No book with id {book_id}.")
-        request = dataclasses.replace(request, hidden=catalog.hidden_book_ids(db))
+        request = dataclasses.replace(request, hidden=books.hidden())
         _check_category(db, request)
         picks = chain.similar(book_id, request, model, self._popularity_for(db))
-        found = _with_books(db, picks, with_categories)
+        found = _with_books(books, picks, with_categories, with_like_counts)
         served = ServedList(
             new_list_id(),
             user_id,
@@ -310,14 +321,14 @@ def _check_category(db: FastReads, request: Request) -> None:
         raise NotFound(f"No category with id {request.category_id}.")
 
 
-def _with_books(db: FastReads, picks: list[Pick], with_categories: bool) -> list[Recommended]:
+def _with_books(
+    catalog_trip: CatalogTrip, picks: list[Pick], with_categories: bool, with_like_counts: bool
+) -> list[Recommended]:
     ids = [p.book_id for p in picks] + [p.because_id for p in picks if p.because_id]
-    books = catalog.book_rows_by_ids(db, ids)
-    categories = (
-        catalog.category_rows_of_books(db, [p.book_id for p in picks]) if with_categories else {}
-    )
+    books = catalog_trip.books(ids, with_like_counts)
+    categories = catalog_trip.categories([p.book_id for p in picks]) if with_categories else {}
     # Picks may name books deleted since the snapshot or the model was made: drop those.
-    # (Hidden ones the chain never picks: the hidden set was read in this same transaction.)
+    # (Hidden ones the chain never picks: the hidden set is of this trip's generation.)
     return [
         Recommended(
             p,

@@ -44,12 +44,12 @@ class Recommendation:
         pick = found.pick
         item = object.__new__(cls)  # every field set (_FIELDS), as the dataclass's __init__ would
         item.__dict__.update(
-            book=Book.from_row(found.book, found.categories),
+            book=Book.shown(found.book, found.categories),
             score=round(pick.score, 6),
             predicted_stars=pick.predicted_stars,
             source=pick.source,
             list_id=strawberry.ID(list_id),
-            because=None if found.because is None else Book.from_row(found.because),
+            because=None if found.because is None else Book.shown(found.because),
         )
         return item
 
@@ -164,6 +164,7 @@ async def resolve_recommendations(
             with_categories="categories" in wanted,
             token_epoch=claim.epoch,
             variant=variant,
+            with_like_counts="likeCount" in wanted,
         )
     except DataError as exc:
         raise from_data_error(exc) from None
@@ -194,6 +195,7 @@ async def resolve_similar_books(
             with_categories="categories" in wanted,
             token_epoch=claim.epoch if claim else None,
             variant=variant,
+            with_like_counts="likeCount" in wanted,
         )
     except DataError as exc:
         raise from_data_error(exc) from None

@@ -62,6 +62,8 @@ class Category:
 
 _CATEGORY_OBJECTS: dict[tuple[Any, str], Category] = {}
 _CATEGORY_OBJECTS_MAX = 4096
+_BOOK_OBJECTS: dict[tuple[BookRow, tuple[CategoryRow, ...] | None], Book] = {}
+_BOOK_OBJECTS_MAX = 20_000
 
 
 @strawberry.type
@@ -124,6 +126,20 @@ class Book:
         book = object.__new__(cls)
         book.__dict__.update(fields)
         return book
+
+    @classmethod
+    def shown(cls, row: BookRow, categories: Sequence[CategoryRow] | None = None) -> Book:
+        """`from_row` of a book as a list shows it (no viewer's values), one object per
+        (row, categories) shared by every request that shows it, as `Category.from_row`:
+        nothing changes a Book object, whatever the viewer's comes from the request's
+        loaders, and a changed row (a new title, like count...) is another key."""
+        key = (row, None if categories is None else tuple(categories))
+        found = _BOOK_OBJECTS.get(key)
+        if found is None:
+            if len(_BOOK_OBJECTS) >= _BOOK_OBJECTS_MAX:
+                _BOOK_OBJECTS.clear()
+            found = _BOOK_OBJECTS[key] = cls.from_row(row, categories)
+        return found
 
     @strawberry.field
     @prefetched("prefetched_categories")

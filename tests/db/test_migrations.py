@@ -15,6 +15,7 @@ TABLES = {
     "app_user",
     "book",
     "book_category",
+    "catalog_state",
     "category",
     "feedback",
     "login_throttle",
