@@ -22,6 +22,7 @@ process) reads everything itself and keeps nothing."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ class _Kept:
 class CatalogCache:
     """Book rows, their categories and the hidden set, per catalog generation; at most
     `max_books` books' rows (and as many books' categories) kept, the first kept dropped
-    first once full."""
+    first once full (0: nothing is kept, every trip reads what it shows)."""
 
     def __init__(self, max_books: int = 20_000) -> None:
         self._kept = _Kept(None)
@@ -73,8 +74,10 @@ class CatalogCache:
         with self._lock:
             if self._kept is not kept:
                 return  # a newer generation is kept now: these rows belong to no one
+            if len(rows) > self._max_books:
+                rows = dict(itertools.islice(rows.items(), self._max_books))
             # Lookups run meanwhile without the lock: each dict operation is atomic.
-            for _ in range(len(table) + len(rows) - self._max_books):
+            while table and len(table) + len(rows) > self._max_books:
                 del table[next(iter(table))]
             table.update(rows)
 

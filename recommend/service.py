@@ -74,7 +74,8 @@ class RecommendationService:
         self._live_model = live_model
         self.recorder = recorder or ListRecorder(engine)
         self._shown = db_lists.ShownBooks()  # continued lists' stored positions, read once
-        self._catalog = CatalogCache()  # book rows while the catalog's generation holds
+        # Book rows, categories, the hidden set: kept while the catalog's generation holds.
+        self.catalog = CatalogCache()
         self.experiment: Assignment | None = None  # the running experiment, as last polled
 
     def model(self) -> Recommender | None:
@@ -197,7 +198,7 @@ class RecommendationService:
         if state is None:
             return None
         served, request = self._list_to_serve(db, user_id, request, model, variant)
-        books = self._catalog.trip(db)
+        books = self.catalog.trip(db)
         request = dataclasses.replace(request, hidden=books.hidden())
         _check_category(db, request)
         reader = ReaderState(user_id, *state)
@@ -295,7 +296,7 @@ class RecommendationService:
             and readers.token_epoch_of(db, user_id) != token_epoch
         ):
             return None
-        books = self._catalog.trip(db)
+        books = self.catalog.trip(db)
         seed = books.books([book_id]).get(book_id)
         if seed is None or seed.hidden:  # a hidden book is not there for anyone to browse
             raise NotFound(f"No book with id {book_id}.")

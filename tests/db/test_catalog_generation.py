@@ -172,3 +172,12 @@ def test_without_its_row_nothing_is_kept(shop: sa.Engine) -> None:
     with shop.begin() as conn:
         conn.execute(sa.text("UPDATE book SET title = 'Uno' WHERE id = 1"))
     assert read(cache, shop)[0][1].title == "Uno"
+
+
+def test_a_cache_of_no_books_keeps_none(shop: sa.Engine) -> None:
+    cache = CatalogCache(max_books=0)
+    books, categories, _ = read(cache, shop)
+    assert sorted(books) == [1, 2] and sorted(categories) == [1, 2]
+    with FastReads.open(shop) as db:
+        kept = cache.trip(db)._kept
+    assert kept.books == {} and kept.categories == {}
