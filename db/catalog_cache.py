@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from db import catalog
 from db.catalog import BookRow, CategoryRow
 from db.fastread import FastReads
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -103,19 +105,7 @@ class CatalogTrip:
         """The rows of these books (hidden ones included; missing ids left out). Their
         `like_count` is as of when the row was read unless `with_like_counts` (then read
         in this trip)."""
-        kept = self._kept.books
-        found: dict[int, BookRow] = {}
-        missing: list[int] = []
-        for book in ids:
-            row = kept.get(book)
-            if row is None:
-                missing.append(book)
-            else:
-                found[book] = row
-        if missing:
-            read = catalog.book_rows_by_ids(self._db, missing)
-            self._cache._fill(self._kept, read, self._kept.books)
-            found.update(read)
+        found = self._kept_or_read(ids, self._kept.books, catalog.book_rows_by_ids)
         if with_like_counts and found:
             counts = catalog.like_counts(self._db, list(found))
             for book, row in found.items():
@@ -127,17 +117,26 @@ class CatalogTrip:
     def categories(self, ids: Sequence[int]) -> dict[int, list[CategoryRow]]:
         """Every id's categories (by name; [] for none or an unknown book): lists shared
         with other requests, which no caller changes."""
-        kept = self._kept.categories
-        out: dict[int, list[CategoryRow]] = {}
+        return self._kept_or_read(ids, self._kept.categories, catalog.category_rows_of_books)
+
+    def _kept_or_read(
+        self,
+        ids: Sequence[int],
+        table: dict[int, T],
+        read: Callable[[FastReads, Sequence[int]], dict[int, T]],
+    ) -> dict[int, T]:
+        """The kept values of these ids from `table`; the others read in one statement
+        (`read`) and kept there if this trip's generation is still the process's."""
+        found: dict[int, T] = {}
         missing: list[int] = []
         for book in ids:
-            cats = kept.get(book)
-            if cats is None:
+            value = table.get(book)
+            if value is None:
                 missing.append(book)
             else:
-                out[book] = cats
+                found[book] = value
         if missing:
-            read = catalog.category_rows_of_books(self._db, missing)
-            self._cache._fill(self._kept, read, self._kept.categories)
-            out.update(read)
-        return out
+            fresh = read(self._db, missing)
+            self._cache._fill(self._kept, fresh, table)
+            found.update(fresh)
+        return found
