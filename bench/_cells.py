@@ -111,6 +111,22 @@ def measure_cell(
     return row
 
 
+def paired_ratio(cell: dict[str, Any], base: dict[str, Any]) -> tuple[float, list[float]]:
+    """How `cell`'s req/s compares with `base`'s: the median over the rounds of the ratio of
+    the two cells of the same round (measured seconds apart), and those ratios. On a VM
+    whose speed drifts by up to 2x within minutes, the ratio of the two median cells may
+    take them from different rounds, and so compare a fast minute with a slow one; a
+    round's two cells share the minute. Cells measured once: the plain ratio."""
+    ours, theirs = cell.get("round_rps", [cell["rps"]]), base.get("round_rps", [base["rps"]])
+    if len(ours) != len(theirs):
+        ours, theirs = [cell["rps"]], [base["rps"]]
+    ratios = [a / b if b else float("nan") for a, b in zip(ours, theirs, strict=True)]
+    ranked = sorted(ratios)
+    middle = len(ranked) // 2
+    median = ranked[middle] if len(ranked) % 2 else (ranked[middle - 1] + ranked[middle]) / 2
+    return median, ratios
+
+
 def measure(
     client: Client,
     server: Server,
@@ -122,8 +138,8 @@ def measure(
 ) -> tuple[list[dict[str, Any]], int]:
     """Each scenario at each level, and the warm-up errors. With several scenarios and
     rounds, their cells take turns (round 1: a at c=1, b at c=1, a at c=8, ...; then round
-    2), and each cell reported is the round with the median throughput: on a shared machine
-    a slow minute then hits both sides of a comparison alike. `warm_more`: scenarios whose
+    2), and each cell reported is the round with the median throughput, with every round's
+    req/s (`round_rps`, for `paired_ratio`). `warm_more`: scenarios whose
     warm-up must be longer (every reader of a pool once, where the server keeps per-reader
     work while their history is unchanged)."""
     more = warm_more or {}
@@ -141,6 +157,7 @@ def measure(
     for cells in runs.values():
         ranked = sorted(cells, key=lambda r: r["rps"])
         row = dict(ranked[len(ranked) // 2])
+        row["round_rps"] = [r["rps"] for r in cells]  # in the order the rounds ran
         row["errors"] = sum(r["errors"] for r in cells)
         row["first_error"] = next((r["first_error"] for r in cells if r["first_error"]), None)
         rows.append(row)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/serve.py [--quick] [--client wrk|httpx] [--workers N]
                                     [--concurrency 1,8,32] [--seconds 20] [--requests 3000]
-                                    [--rounds 3] [--scenarios ...] [--model-dir DIR]
+                                    [--rounds 5] [--scenarios ...] [--model-dir DIR]
     .venv/bin/python bench/serve.py --recording [--rounds 3] [--concurrency 8] [--seconds 10]
 
 1. a fresh temporary directory: ``bookrec init-db`` + ``bookrec import demo`` (SQLite); the
@@ -40,9 +40,10 @@
    same run (the only figure that survives a shared machine), then the targets:
    recommendations(history) req/s / trivial req/s >= 0.5x, and a p50 of recommendations
    >= 100x lower than the book-manager path's, and the controls' targets. Every scenario a
-   target compares (``ROTATED``) takes turns over --rounds rounds (default 3) and the round
-   with the median throughput is reported, so that a noisy minute cannot decide a ratio by
-   hitting one side only; the others (``books``, ``rec-new-category``, ``similar``) are
+   target compares (``ROTATED``) takes turns over --rounds rounds (default 5): the round
+   with the median throughput is shown, and a ratio is the median over the rounds of the
+   ratio of the round's two cells (seconds apart), so that a noisy minute cannot decide a
+   ratio by hitting one side only; the others (``books``, ``rec-new-category``, ``similar``) are
    measured once.
 
 ``--recording`` measures only rec-history, on two servers over the same database: one
@@ -71,7 +72,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _bookmanager import start_bookmanager
-from _cells import Client, measure, measure_cell, warm_up
+from _cells import Client, measure, measure_cell, paired_ratio, warm_up
 from _demo import new_workdir, prepare_database, prepare_model, read_catalog, start_bookrec
 from _machine import load_line, machine_info
 from _scenarios import (
@@ -110,7 +111,7 @@ def report(rows: list[dict[str, Any]], levels: list[int]) -> bool:
 
     def vs_trivial(r: dict[str, Any]) -> float:
         triv = by.get(("trivial", r["concurrency"]))
-        return r["rps"] / triv["rps"] if triv and triv["rps"] else float("nan")
+        return paired_ratio(r, triv)[0] if triv and triv["rps"] else float("nan")
 
     headers = ["scenario", "conc", "requests", "req/s", "x trivial", "p50 ms", "p90 ms"]
     headers += ["p99 ms", "errors", "secs", "srv cpu%", "cli cpu%"]
@@ -121,7 +122,11 @@ def report(rows: list[dict[str, Any]], levels: list[int]) -> bool:
     ]
     formats = [None, None, None, None, ".2f"]
     print(text_table(headers, table, formats))
-    print("x trivial: the cell's req/s / the trivial query's req/s at the same concurrency")
+    print(
+        "x trivial: the cell's req/s / the trivial query's req/s at the same concurrency; for"
+        " cells taking turns,\n  the median over the rounds of that ratio within a round"
+        " (see the targets below for each round's)"
+    )
     print("cpu%: CPU seconds per second of the cell, 100 = one core busy")
     for r in rows:
         if r["first_error"]:
@@ -132,12 +137,12 @@ def report(rows: list[dict[str, Any]], levels: list[int]) -> bool:
     for level in levels:
         rec, triv = by.get(("rec-history", level)), by.get(("trivial", level))
         if rec and triv and triv["rps"]:
-            ratio = rec["rps"] / triv["rps"]
+            ratio, rounds = paired_ratio(rec, triv)
             good = ratio >= TARGET_RATIO and rec["errors"] == 0
             ok &= good
             print(
-                f"  c={level:<3} {rec['rps']:8.1f} / {triv['rps']:8.1f} = {ratio:5.2f}x  "
-                f"{'PASS' if good else 'FAIL'}"
+                f"  c={level:<3} {rec['rps']:8.1f} / {triv['rps']:8.1f}: {ratio:5.2f}x  "
+                f"{'PASS' if good else 'FAIL'}{_rounds(rounds)}"
             )
     print(
         "recommendations(history) p50 speedup vs the book-manager path "
@@ -179,18 +184,25 @@ def _controls_targets(by: dict[tuple[str, int], dict[str, Any]], levels: list[in
         for level in levels:
             cell, against = by.get((scenario, level)), by.get((base, level))
             if cell and against and against["rps"]:
-                ratio = cell["rps"] / against["rps"]
+                ratio, rounds = paired_ratio(cell, against)
                 good = ratio >= least and cell["errors"] == 0
                 ok &= good
                 lines.append(
                     f"  {scenario:<15} c={level:<3} {cell['rps']:8.1f} / {base} "
-                    f"{against['rps']:8.1f} = {ratio:5.2f}x (>= {least}x)  "
-                    f"{'PASS' if good else 'FAIL'}"
+                    f"{against['rps']:8.1f}: {ratio:5.2f}x (>= {least}x)  "
+                    f"{'PASS' if good else 'FAIL'}{_rounds(rounds)}"
                 )
     if lines:
-        print("the controls' and the catalog page's speed (req/s against a baseline, same run):")
+        print(
+            "the controls' and the catalog page's speed (req/s of the median cells; the ratio:"
+            " the median of\n  each round's, its two cells seconds apart):"
+        )
         print("\n".join(lines))
     return ok
+
+
+def _rounds(ratios: list[float]) -> str:
+    return f"  rounds {' '.join(f'{r:.2f}' for r in ratios)}" if len(ratios) > 1 else ""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -245,7 +257,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.requests = args.requests or (40 if args.quick else 3000)
     # wrk cells always last --seconds; httpx cells end sooner at --requests.
     args.seconds = args.seconds or (2.0 if args.quick else 10.0 if args.client == "wrk" else 20.0)
-    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.rounds = args.rounds or (1 if args.quick else 5)
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     unknown = set(args.scenarios) - set(PRODUCT_SCENARIOS + BOOKMGR_SCENARIOS)
     if unknown:
@@ -415,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.rounds > 1:
             print(
                 f"{', '.join(ROTATED)}: {args.rounds} rounds, taking turns; each cell shown is "
-                "the round with the median req/s"
+                "the round with the median req/s; each ratio the median of the rounds' ratios"
             )
         ok = report(rows, args.levels)
         print(load_line(after_run=True))
