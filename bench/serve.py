@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/serve.py [--quick] [--client wrk|httpx] [--workers N]
                                     [--concurrency 1,8,32] [--seconds 20] [--requests 3000]
-                                    [--rounds 5] [--scenarios ...] [--model-dir DIR]
+                                    [--rounds 10] [--turn-seconds 5] [--scenarios ...]
+                                    [--model-dir DIR]
     .venv/bin/python bench/serve.py --recording [--rounds 3] [--concurrency 8] [--seconds 10]
 
 1. a fresh temporary directory: ``bookrec init-db`` + ``bookrec import demo`` (SQLite); the
@@ -40,11 +41,12 @@
    same run (the only figure that survives a shared machine), then the targets:
    recommendations(history) req/s / trivial req/s >= 0.5x, and a p50 of recommendations
    >= 100x lower than the book-manager path's, and the controls' targets. Every scenario a
-   target compares (``ROTATED``) takes turns over --rounds rounds (default 5): the round
-   with the median throughput is shown, and a ratio is the median over the rounds of the
-   ratio of the round's two cells (seconds apart), so that a noisy minute cannot decide a
-   ratio by hitting one side only; the others (``books``, ``rec-new-category``, ``similar``) are
-   measured once.
+   target compares (``ROTATED``) takes turns over --rounds rounds (default 10) of
+   --turn-seconds cells (default 5), the two sides of each ratio next to each other: the
+   round with the median throughput is shown, and a ratio is the median over the rounds of
+   the ratio of the round's two cells (seconds apart), so that a noisy spell cannot decide a
+   ratio by hitting one side only; the others (``books``, ``rec-new-category``,
+   ``similar``) are measured once, for --seconds.
 
 ``--recording`` measures only rec-history, on two servers over the same database: one
 recording every list served (the default), one with BOOKREC_RECORD_LISTS=false; their cells
@@ -59,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import secrets
 import shutil
 import sys
@@ -89,17 +92,19 @@ from _wrk import ensure_wrk
 from app.tables import text_table
 from tests.support.server import Server
 
-# Take turns over --rounds rounds: every cell a target compares (a single 10-s cell swings
-# by up to 2x on a shared VM, so a cell measured once decided its ratio by luck).
+# Take turns over --rounds rounds of --turn-seconds cells: every cell a target compares (a
+# single 10-s cell swings by up to 2x on a shared VM, so a cell measured once decided its
+# ratio by luck; and the VM's fast and slow spells last tens of seconds, so the two cells of
+# a ratio run next to each other, in this order, each round).
 ROTATED = (
     "trivial",
-    "rec-history",
-    "rec-frontend",
-    "books-page",
-    "rec-new-foldin",
+    "rec-frontend",  # / trivial
+    "rec-new-foldin",  # / rec-history, as are the next five
     "rec-refreshed",
+    "rec-history",
     "rec-category",
     "rec-continue",
+    "books-page",
 )
 GATED = ("trivial", "rec-history")  # the ratio target compares these two
 TARGET_RATIO = 0.5
@@ -234,7 +239,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--rounds",
         type=int,
         default=None,
-        help=f"rounds of the {', '.join(ROTATED)} cells, taking turns (median reported)",
+        help=f"rounds of the {', '.join(ROTATED)} cells, taking turns (median reported; "
+        "default 10, 3 with --recording)",
+    )
+    parser.add_argument(
+        "--turn-seconds",
+        type=float,
+        default=None,
+        help="seconds per cell of the cells taking turns (default 5, --quick 2)",
     )
     parser.add_argument(
         "--recording",
@@ -257,7 +269,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.requests = args.requests or (40 if args.quick else 3000)
     # wrk cells always last --seconds; httpx cells end sooner at --requests.
     args.seconds = args.seconds or (2.0 if args.quick else 10.0 if args.client == "wrk" else 20.0)
-    args.rounds = args.rounds or (1 if args.quick else 5)
+    args.rounds = args.rounds or (1 if args.quick else 3 if args.recording else 10)
+    args.turn_seconds = args.turn_seconds or (2.0 if args.quick else 5.0)
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     unknown = set(args.scenarios) - set(PRODUCT_SCENARIOS + BOOKMGR_SCENARIOS)
     if unknown:
@@ -275,13 +288,14 @@ def run_product(
     rows: list[dict[str, Any]] = []
     warm_errors = 0
     warmup = max(args.levels) * 2
-    rotated = [x for x in product if x in ROTATED]
-    groups = [(rotated, args.rounds)] if rotated else []
-    groups += [([x], 1) for x in product if x not in ROTATED]
-    for group, rounds in groups:
+    rotated = [x for x in ROTATED if x in product]
+    turns = dataclasses.replace(client, seconds=args.turn_seconds)
+    groups = [(rotated, args.rounds, turns)] if rotated else []
+    groups += [([x], 1, client) for x in product if x not in ROTATED]
+    for group, rounds, cells in groups:
         makers = {x: product_request(fx, x) for x in group}
         got, failed = measure(
-            client, server, makers, args.levels, warmup, rounds, fx.steady_state_warmup()
+            cells, server, makers, args.levels, warmup, rounds, fx.steady_state_warmup()
         )
         rows, warm_errors = rows + got, warm_errors + failed
     return rows, warm_errors
