@@ -144,9 +144,9 @@ class Fixture:
         self.history_tokens = [tokens.issue(uid) for uid in sample[:600]]
         self.refreshed_tokens = [tokens.issue(uid) for uid in sample[600:900]]
         # 1,800 lists continued in turn, 600 per cell: each cell continues a third of them,
-        # so over a run (30 cells of 5 s, taking turns) a list shows some 40 pages, as a
-        # reader who scrolls far does; with 300 lists every list grew to some 200 pages and
-        # the cells measured ever longer lists.
+        # so over a run (30 cells of 5 s, taking turns) a list shows some 50 pages, as a
+        # reader who scrolls far does; with 300 lists (in the runs of 9 cells of 10 s) every
+        # list grew to some 90 pages and the cells measured ever longer lists.
         self.continue_tokens = [tokens.issue(uid) for uid in sample[900:2700]]
         self.category_tokens: list[str] = []
         self.foldin_tokens: list[str] = []

@@ -394,6 +394,11 @@ def main(argv: list[str] | None = None) -> int:
         f"cells: concurrency {args.levels}, after a warm-up checked in full; "
         f"bookrec serve --workers {args.workers}; client: {client.describe()}"
     )
+    if not args.recording:
+        print(
+            f"cells taking turns ({', '.join(ROTATED)}): {args.rounds} round(s) of "
+            f"{args.turn_seconds:g} s each"
+        )
     sys.stdout.flush()
     servers: list[Server] = []
     t_start = time.monotonic()
