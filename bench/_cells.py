@@ -4,6 +4,7 @@ httpx driver (``Client``), after a warm-up that checks the scenario's answers in
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,7 @@ def paired_ratio(cell: dict[str, Any], base: dict[str, Any]) -> tuple[float, lis
     if len(ours) != len(theirs):
         ours, theirs = [cell["rps"]], [base["rps"]]
     ratios = [a / b if b else float("nan") for a, b in zip(ours, theirs, strict=True)]
-    ranked = sorted(ratios)
-    middle = len(ranked) // 2
-    median = ranked[middle] if len(ranked) % 2 else (ranked[middle - 1] + ranked[middle]) / 2
-    return median, ratios
+    return statistics.median(ratios), ratios
 
 
 def measure(
